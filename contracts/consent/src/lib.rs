@@ -1,0 +1,151 @@
+//! consent: a patient's decisions about who may do what with their records.
+//!
+//! Shaped on FHIR R5 `Consent`: a base `decision` (permit or deny) and
+//! `provisions` that are exceptions to it, each naming grantees (a practitioner,
+//! an organisation or a role), purposes of use, actions, data classes, security
+//! labels and a period. Only the patient creates and revokes their consents.
+//! `evaluate` answers permit or deny for one access and names what decided it.
+//!
+//! Methods and their JSON are documented in `docs/contracts.md`.
+
+mod evaluate;
+mod model;
+
+use model::{Consent, Decision, Period, Provision, Status};
+use phr_sdk::prelude::*;
+
+pub use evaluate::{EvaluateArgs, Evaluation};
+
+/// The consent contract.
+pub struct ConsentContract;
+
+impl Contract for ConsentContract {
+    fn invoke(method: &str, args: &str) -> Result<String> {
+        Router::new(method, args).on("create", create).on("revoke", revoke).finish()
+    }
+
+    fn query(method: &str, args: &str) -> Result<String> {
+        Router::new(method, args).on("get", get_consent).on("list", list).on("evaluate", evaluate::evaluate).finish()
+    }
+}
+
+phr_sdk::export_contract!(ConsentContract);
+
+/// Most consents a patient may hold active at once.
+const MAX_ACTIVE_PER_PATIENT: usize = 64;
+
+fn consent_key(id: &str) -> Key {
+    Key::new("consent").part(id)
+}
+
+fn by_patient_key(patient: &str) -> Key {
+    Key::new("by-patient").part(patient)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateArgs {
+    decision: Decision,
+    #[serde(default)]
+    period: Option<Period>,
+    #[serde(default)]
+    provisions: Vec<Provision>,
+}
+
+fn create(a: CreateArgs) -> Result<Consent> {
+    let patient = caller().require_patient()?;
+    if let Some(p) = &a.period {
+        p.validate("period")?;
+    }
+    validate::at_most("provisions", &a.provisions, 32)?;
+    for (i, p) in a.provisions.iter().enumerate() {
+        p.validate(i)?;
+    }
+    let active = active_ids(&patient.id);
+    if active.len() >= MAX_ACTIVE_PER_PATIENT {
+        return Err(Error::conflict(format!(
+            "patient already has {MAX_ACTIVE_PER_PATIENT} active consents; revoke one first"
+        )));
+    }
+    let tx = tx_id();
+    let id = format!("consent-{}", &tx[..24]);
+    if exists(&consent_key(&id)) {
+        return Err(Error::conflict(format!("consent {id} exists already")));
+    }
+    let consent = Consent {
+        id: id.clone(),
+        patient: patient.id.clone(),
+        status: Status::Active,
+        decision: a.decision,
+        period: a.period,
+        provisions: a.provisions,
+        created_at_ms: now_ms(),
+        created_tx: tx,
+        revoked_at_ms: None,
+        revoked_tx: None,
+    };
+    put(&consent_key(&id), &consent);
+    put(&by_patient_key(&patient.id).part(&id), &());
+    emit("consent.created", &[&patient.id], &consent);
+    Ok(consent)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IdArgs {
+    id: String,
+}
+
+fn revoke(a: IdArgs) -> Result<Consent> {
+    let me = caller();
+    let mut consent = load(&a.id)?;
+    if me.id != consent.patient {
+        return Err(Error::unauthorized(format!("only the patient who gave consent {} may revoke it", a.id)));
+    }
+    if consent.status != Status::Active {
+        return Err(Error::conflict(format!("consent {} is already revoked", a.id)));
+    }
+    consent.status = Status::Inactive;
+    consent.revoked_at_ms = Some(now_ms());
+    consent.revoked_tx = Some(tx_id());
+    put(&consent_key(&a.id), &consent);
+    emit("consent.revoked", &[&consent.patient], &consent);
+    Ok(consent)
+}
+
+fn get_consent(a: IdArgs) -> Result<Consent> {
+    load(&a.id)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListArgs {
+    patient: String,
+    #[serde(default)]
+    status: Option<Status>,
+}
+
+#[derive(Serialize)]
+struct ListResult {
+    consents: Vec<Consent>,
+}
+
+fn list(a: ListArgs) -> Result<ListResult> {
+    validate::identity_id("patient", &a.patient)?;
+    let consents =
+        patient_consents(&a.patient).into_iter().filter(|c| a.status.is_none_or(|s| c.status == s)).collect();
+    Ok(ListResult { consents })
+}
+
+fn load(id: &str) -> Result<Consent> {
+    get(&consent_key(id)).ok_or_else(|| Error::not_found(format!("no consent {id}")))
+}
+
+/// All consents of a patient, in id order.
+pub(crate) fn patient_consents(patient: &str) -> Vec<Consent> {
+    index_ids(&by_patient_key(patient), 1000).iter().filter_map(|id| get::<Consent>(&consent_key(id))).collect()
+}
+
+fn active_ids(patient: &str) -> Vec<String> {
+    patient_consents(patient).into_iter().filter(|c| c.status == Status::Active).map(|c| c.id).collect()
+}

@@ -1,0 +1,282 @@
+//! record-anchor: the chain's evidence of a health record, never the record.
+//!
+//! An institution anchors a record it created: its id, patient, SHA-256, data
+//! class, security label and source (organisation, author, device). An amendment
+//! links a new version to the previous one; disposal marks the record shredded
+//! off chain while its hashes stay. Anyone can verify a document against the
+//! anchored hash and follow a record's versions.
+//!
+//! Only a practitioner of the source organisation may amend or dispose of a
+//! record; patients cannot anchor records. Every change emits an event with the
+//! patient as topic. Methods and their JSON are in `docs/contracts.md`.
+
+mod model;
+
+use model::{Record, RecordStatus, Source, VersionEntry, LABELS};
+use phr_sdk::prelude::*;
+
+pub use model::RecordView;
+
+/// The record-anchor contract.
+pub struct RecordAnchor;
+
+impl Contract for RecordAnchor {
+    fn invoke(method: &str, args: &str) -> Result<String> {
+        Router::new(method, args).on("anchor", anchor).on("amend", amend).on("dispose", dispose).finish()
+    }
+
+    fn query(method: &str, args: &str) -> Result<String> {
+        Router::new(method, args)
+            .on("get", get_record)
+            .on("verify", verify)
+            .on("history", history_of)
+            .on("list_by_patient", list_by_patient)
+            .finish()
+    }
+}
+
+phr_sdk::export_contract!(RecordAnchor);
+
+fn record_key(id: &str) -> Key {
+    Key::new("record").part(id)
+}
+
+fn version_key(id: &str, v: u32) -> Key {
+    Key::new("version").part(id).num(v as u64)
+}
+
+fn by_patient_key(patient: &str) -> Key {
+    Key::new("by-patient").part(patient)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AnchorArgs {
+    record_id: String,
+    patient: String,
+    sha256: String,
+    class: String,
+    #[serde(default = "normal")]
+    security_label: String,
+    #[serde(default)]
+    device: Option<String>,
+}
+
+fn normal() -> String {
+    "N".to_string()
+}
+
+fn anchor(a: AnchorArgs) -> Result<RecordView> {
+    let (me, org) = caller().require_practitioner()?;
+    validate::external_id("record_id", &a.record_id)?;
+    validate::identity_id("patient", &a.patient)?;
+    validate::sha256_hex("sha256", &a.sha256)?;
+    validate::slug("class", &a.class)?;
+    validate::one_of("security_label", &a.security_label, LABELS)?;
+    if let Some(d) = &a.device {
+        validate::external_id("device", d)?;
+    }
+    if exists(&record_key(&a.record_id)) {
+        return Err(Error::conflict(format!("record {} is anchored already; amend it instead", a.record_id)));
+    }
+    let now = now_ms();
+    let record = Record {
+        id: a.record_id.clone(),
+        patient: a.patient.clone(),
+        sha256: a.sha256,
+        class: a.class,
+        security_label: a.security_label,
+        source: Source { org, author: me.id.clone(), device: a.device },
+        version: 1,
+        status: RecordStatus::Active,
+        created_at_ms: now,
+        updated_at_ms: now,
+        disposed_at_ms: None,
+    };
+    save(&record, "anchor", None);
+    put(&by_patient_key(&a.patient).part(&a.record_id), &());
+    let view = RecordView::from(&record);
+    emit("record.anchored", &[&record.patient], &view);
+    Ok(view)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AmendArgs {
+    record_id: String,
+    sha256: String,
+    #[serde(default)]
+    class: Option<String>,
+    #[serde(default)]
+    security_label: Option<String>,
+    reason: String,
+}
+
+fn amend(a: AmendArgs) -> Result<RecordView> {
+    let mut record = load(&a.record_id)?;
+    let me = require_source_org(&record, "amend")?;
+    validate::sha256_hex("sha256", &a.sha256)?;
+    validate::note("reason", &a.reason, 200)?;
+    if record.status == RecordStatus::Disposed {
+        return Err(Error::conflict(format!("record {} was disposed and cannot be amended", a.record_id)));
+    }
+    if a.sha256 == record.sha256 {
+        return Err(Error::conflict("the amendment has the same SHA-256 as the current version"));
+    }
+    if let Some(c) = &a.class {
+        validate::slug("class", c)?;
+        record.class = c.clone();
+    }
+    if let Some(l) = &a.security_label {
+        validate::one_of("security_label", l, LABELS)?;
+        record.security_label = l.clone();
+    }
+    record.sha256 = a.sha256;
+    record.version += 1;
+    record.source.author = me.id;
+    record.updated_at_ms = now_ms();
+    save(&record, "amend", Some(a.reason));
+    let view = RecordView::from(&record);
+    emit("record.amended", &[&record.patient], &view);
+    Ok(view)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DisposeArgs {
+    record_id: String,
+    reason: String,
+}
+
+fn dispose(a: DisposeArgs) -> Result<RecordView> {
+    let mut record = load(&a.record_id)?;
+    let me = require_source_org(&record, "dispose of")?;
+    validate::note("reason", &a.reason, 200)?;
+    if record.status == RecordStatus::Disposed {
+        return Err(Error::conflict(format!("record {} is already disposed", a.record_id)));
+    }
+    let now = now_ms();
+    record.status = RecordStatus::Disposed;
+    record.disposed_at_ms = Some(now);
+    record.updated_at_ms = now;
+    record.version += 1;
+    record.source.author = me.id;
+    save(&record, "dispose", Some(a.reason));
+    let view = RecordView::from(&record);
+    emit("record.disposed", &[&record.patient], &view);
+    Ok(view)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IdArgs {
+    record_id: String,
+}
+
+fn get_record(a: IdArgs) -> Result<RecordView> {
+    load(&a.record_id).map(|r| RecordView::from(&r))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VerifyArgs {
+    record_id: String,
+    sha256: String,
+}
+
+#[derive(Serialize)]
+struct VerifyResult {
+    record_id: String,
+    /// The digest is the record's current version.
+    current: bool,
+    /// The version the digest matches, current or earlier, if any.
+    matched_version: Option<u32>,
+    current_version: u32,
+    status: RecordStatus,
+}
+
+fn verify(a: VerifyArgs) -> Result<VerifyResult> {
+    validate::sha256_hex("sha256", &a.sha256)?;
+    let record = load(&a.record_id)?;
+    let versions = all_versions(&a.record_id);
+    let matched = versions.iter().rev().find(|v| v.sha256 == a.sha256).map(|v| v.version);
+    Ok(VerifyResult {
+        record_id: a.record_id,
+        current: record.sha256 == a.sha256,
+        matched_version: matched,
+        current_version: record.version,
+        status: record.status,
+    })
+}
+
+#[derive(Serialize)]
+struct HistoryResult {
+    record_id: String,
+    versions: Vec<VersionEntry>,
+}
+
+fn history_of(a: IdArgs) -> Result<HistoryResult> {
+    load(&a.record_id)?;
+    Ok(HistoryResult { versions: all_versions(&a.record_id), record_id: a.record_id })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListArgs {
+    patient: String,
+}
+
+#[derive(Serialize)]
+struct ListResult {
+    records: Vec<RecordView>,
+}
+
+fn list_by_patient(a: ListArgs) -> Result<ListResult> {
+    validate::identity_id("patient", &a.patient)?;
+    let records = index_ids(&by_patient_key(&a.patient), 1000)
+        .iter()
+        .filter_map(|id| get::<Record>(&record_key(id)).map(|r| RecordView::from(&r)))
+        .collect();
+    Ok(ListResult { records })
+}
+
+fn load(id: &str) -> Result<Record> {
+    validate::external_id("record_id", id)?;
+    get(&record_key(id)).ok_or_else(|| Error::not_found(format!("no record {id} is anchored")))
+}
+
+fn require_source_org(record: &Record, what: &str) -> Result<Caller> {
+    let me = caller();
+    let allowed = match me.kind {
+        CallerKind::Practitioner | CallerKind::OrgAdmin => me.in_org(&record.source.org),
+        _ => false,
+    };
+    if allowed {
+        Ok(me)
+    } else {
+        Err(Error::unauthorized(format!(
+            "only a practitioner or admin of {} may {what} record {}",
+            record.source.org, record.id
+        )))
+    }
+}
+
+fn save(record: &Record, change: &str, reason: Option<String>) {
+    put(&record_key(&record.id), record);
+    let entry = VersionEntry {
+        version: record.version,
+        change: change.to_string(),
+        sha256: record.sha256.clone(),
+        class: record.class.clone(),
+        security_label: record.security_label.clone(),
+        author: record.source.author.clone(),
+        at_ms: record.updated_at_ms,
+        tx_id: tx_id(),
+        reason,
+    };
+    put(&version_key(&record.id, record.version), &entry);
+}
+
+fn all_versions(id: &str) -> Vec<VersionEntry> {
+    scan_prefix::<VersionEntry>(&Key::new("version").part(id), None, 1000).into_iter().map(|(_, v)| v).collect()
+}

@@ -1,0 +1,74 @@
+//! Typed state: JSON values under composite keys, in the contract's namespace.
+
+use crate::env::sys;
+use crate::Key;
+use serde::{de::DeserializeOwned, Serialize};
+
+/// The value stored under `key`, if any. State a contract wrote itself always
+/// decodes; a value that does not is a bug in the contract and traps the call.
+pub fn get<T: DeserializeOwned>(key: &Key) -> Option<T> {
+    sys::get(key.as_bytes()).map(|b| decode(key, &b))
+}
+
+/// Whether a value is stored under `key`.
+pub fn exists(key: &Key) -> bool {
+    sys::get(key.as_bytes()).is_some()
+}
+
+/// Store `value` under `key`.
+pub fn put<T: Serialize>(key: &Key, value: &T) {
+    let bytes = serde_json::to_vec(value).expect("contract state serializes");
+    sys::put(key.as_bytes(), &bytes);
+}
+
+/// Remove `key`.
+pub fn delete(key: &Key) {
+    sys::delete(key.as_bytes());
+}
+
+/// Up to `limit` entries whose keys start with `prefix`, in key order, starting
+/// after `after` (an encoded key returned earlier) when given.
+pub fn scan_prefix<T: DeserializeOwned>(prefix: &Key, after: Option<&[u8]>, limit: u32) -> Vec<(Vec<u8>, T)> {
+    let start = match after {
+        Some(a) => {
+            let mut s = a.to_vec();
+            s.push(0);
+            s
+        }
+        None => prefix.as_bytes().to_vec(),
+    };
+    sys::scan(&start, &prefix.prefix_end(), limit)
+        .into_iter()
+        .map(|(k, v)| {
+            let t = serde_json::from_slice(&v).unwrap_or_else(|e| panic!("corrupt state under {k:?}: {e}"));
+            (k, t)
+        })
+        .collect()
+}
+
+/// The ids listed in an index: the string part following `prefix` in each key
+/// under it, in key order, at most `limit`.
+pub fn index_ids(prefix: &Key, limit: u32) -> Vec<String> {
+    sys::scan(prefix.as_bytes(), &prefix.prefix_end(), limit)
+        .into_iter()
+        .filter_map(|(k, _)| Key::part_after(prefix, &k))
+        .collect()
+}
+
+/// One committed version of a key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Version {
+    pub height: u64,
+    pub tx_index: u32,
+    /// `None` when this version deleted the key.
+    pub value: Option<Vec<u8>>,
+}
+
+/// Committed versions of `key`, newest first, at most `limit`.
+pub fn history(key: &Key, limit: u32) -> Vec<Version> {
+    sys::history(key.as_bytes(), limit)
+}
+
+fn decode<T: DeserializeOwned>(key: &Key, bytes: &[u8]) -> T {
+    serde_json::from_slice(bytes).unwrap_or_else(|e| panic!("corrupt state under {:?}: {e}", key.as_bytes()))
+}

@@ -1,0 +1,61 @@
+//! runaway: a hostile contract for tests. Each method misbehaves in one way the
+//! node must survive with a deterministic failed receipt.
+
+use phr_sdk::prelude::*;
+use std::hint::black_box;
+
+pub struct Runaway;
+
+impl Contract for Runaway {
+    fn invoke(method: &str, args: &str) -> Result<String> {
+        Router::new(method, args)
+            .on("spin", |_: serde_json::Value| -> Result<()> { spin() })
+            .on("hog", |_: serde_json::Value| -> Result<()> { hog() })
+            .on("recurse", |_: serde_json::Value| -> Result<u64> { Ok(recurse(black_box(1))) })
+            .on("panic", |_: serde_json::Value| -> Result<()> { panic!("runaway panicked on purpose") })
+            .on("write_then_fail", |_: serde_json::Value| -> Result<()> {
+                put(&Key::new("scratch"), &"written");
+                Err(Error::conflict("failing after a write, which must not be kept"))
+            })
+            .on("write", |v: serde_json::Value| -> Result<()> {
+                put(&Key::new("scratch"), &v);
+                Ok(())
+            })
+            .finish()
+    }
+
+    fn query(method: &str, args: &str) -> Result<String> {
+        Router::new(method, args)
+            .on("read", |_: serde_json::Value| -> Result<Option<serde_json::Value>> { Ok(get(&Key::new("scratch"))) })
+            .on("spin", |_: serde_json::Value| -> Result<()> { spin() })
+            .finish()
+    }
+}
+
+phr_sdk::export_contract!(Runaway);
+
+/// Loop forever, doing work the optimiser cannot remove.
+fn spin() -> Result<()> {
+    let mut x: u64 = 0;
+    loop {
+        x = black_box(x.wrapping_add(1));
+    }
+}
+
+/// Allocate and touch memory until the allocator gives up.
+fn hog() -> Result<()> {
+    let mut keep: Vec<Vec<u8>> = Vec::new();
+    loop {
+        let mut chunk = vec![0u8; 1 << 20];
+        chunk[black_box(4095)] = 1;
+        keep.push(black_box(chunk));
+    }
+}
+
+/// Recurse without end; the frame cannot be turned into a loop.
+#[allow(unconditional_recursion)]
+fn recurse(n: u64) -> u64 {
+    let mut frame = [0u64; 16];
+    frame[black_box(n as usize) % 16] = n;
+    black_box(recurse(black_box(n + 1))) + black_box(frame)[0]
+}

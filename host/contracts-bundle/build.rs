@@ -1,0 +1,77 @@
+//! Builds the contracts workspace (`contracts/`) for `wasm32-unknown-unknown` and
+//! encodes each module as a WebAssembly component with `wit-component`.
+//!
+//! The nested build uses its own target directory beside this build's
+//! (`<target>/wasm-contracts`), so it never contends for this build's lock and
+//! stays warm across builds. Paths are remapped so the components' bytes (and
+//! so their code hashes) do not depend on where the repository is checked out.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const CONTRACTS: [&str; 4] = ["consent", "access_grant", "record_anchor", "runaway"];
+
+fn main() {
+    let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
+    let root = manifest_dir.join("../..").canonicalize().expect("repository root");
+    let contracts = root.join("contracts");
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR").unwrap());
+    // OUT_DIR is <target>/<profile>/build/<pkg>-<hash>/out.
+    let target_root = out_dir.ancestors().nth(4).expect("OUT_DIR has the usual depth").to_path_buf();
+    let wasm_target = target_root.join("wasm-contracts");
+
+    println!("cargo:rerun-if-changed={}", contracts.display());
+    println!("cargo:rerun-if-changed={}", root.join("wit").display());
+
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let cargo_home = std::env::var("CARGO_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cargo"));
+    let flags = [
+        format!("--remap-path-prefix={}=/phr", root.display()),
+        format!("--remap-path-prefix={}=/cargo", cargo_home.display()),
+    ]
+    .join("\x1f");
+    let status = Command::new(&cargo)
+        .args(["build", "--release", "--locked", "--target", "wasm32-unknown-unknown", "--manifest-path"])
+        .arg(contracts.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&wasm_target)
+        .env("CARGO_ENCODED_RUSTFLAGS", flags)
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_BUILD_RUSTFLAGS")
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("CARGO_BUILD_TARGET")
+        .env_remove("RUSTC_WORKSPACE_WRAPPER")
+        .env_remove("RUSTC_WRAPPER")
+        .status()
+        .expect("run cargo for the contracts");
+    if !status.success() {
+        panic!(
+            "building the contracts failed. Is the wasm target installed? Run `rustup target add wasm32-unknown-unknown` \
+             (scripts/setup.sh does it)."
+        );
+    }
+
+    let mut index = String::new();
+    for name in CONTRACTS {
+        let module = wasm_target.join("wasm32-unknown-unknown/release").join(format!("{name}.wasm"));
+        let component = componentize(&module);
+        let file = out_dir.join(format!("{name}.component.wasm"));
+        std::fs::write(&file, component).expect("write component");
+        index.push_str(&format!(
+            "/// The `{name}` contract component.\npub const {}: &[u8] = include_bytes!({:?});\n",
+            name.to_uppercase(),
+            file.display().to_string()
+        ));
+    }
+    std::fs::write(out_dir.join("components.rs"), index).expect("write index");
+}
+
+fn componentize(module: &Path) -> Vec<u8> {
+    let bytes = std::fs::read(module).unwrap_or_else(|e| panic!("read {}: {e}", module.display()));
+    wit_component::ComponentEncoder::default()
+        .module(&bytes)
+        .and_then(|e| e.validate(true).encode())
+        .unwrap_or_else(|e| panic!("encode {} as a component: {e:#}", module.display()))
+}

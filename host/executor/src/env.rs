@@ -1,0 +1,230 @@
+//! The state a transaction sees: its own writes over the block's writes over the
+//! committed store, with every read recorded for the receipt.
+
+use crate::registry::Registry;
+use phr_ledger::{ReadEntry, WriteEntry};
+use phr_state::{Point, StateDb, StateWrite};
+use phr_vm::{CompiledContract, HistoryItem, HostEnv, HostFault, Rows};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+type Slot = (String, Vec<u8>);
+/// (height, tx index) of the write that made a value.
+type Version = (u64, u32);
+/// A value, or `None` where a write deleted the key.
+type MaybeValue = Option<Vec<u8>>;
+
+/// Where committed reads come from.
+#[derive(Clone, Copy, Debug)]
+pub enum ReadMode {
+    /// The latest committed state (block execution: the executor is the only writer).
+    Latest,
+    /// The state as of a point (queries, audit): unaffected by later commits.
+    At(Point),
+}
+
+/// A write of the block so far, with the version (height, tx index) that made it.
+#[derive(Clone, Debug)]
+struct BlockSlot {
+    value: Option<Vec<u8>>,
+    version: (u64, u32),
+}
+
+/// Execution state of one block, lent to each transaction in turn.
+pub struct TxEnv {
+    db: Arc<StateDb>,
+    registry: Arc<Registry>,
+    mode: ReadMode,
+    height: u64,
+    tx_index: u32,
+    block: BTreeMap<Slot, BlockSlot>,
+    tx: BTreeMap<Slot, Option<Vec<u8>>>,
+    reads: BTreeMap<Slot, Option<(u64, u32)>>,
+    /// Writes of the block's successful transactions, in order.
+    block_writes: Vec<StateWrite>,
+}
+
+fn fault(e: phr_state::StateError) -> HostFault {
+    HostFault(e.to_string())
+}
+
+impl TxEnv {
+    /// An environment for executing block `height`.
+    pub fn for_block(db: Arc<StateDb>, registry: Arc<Registry>, height: u64) -> Self {
+        Self::new(db, registry, ReadMode::Latest, height)
+    }
+
+    /// A read-only environment seeing the state as of `at`.
+    pub fn at(db: Arc<StateDb>, registry: Arc<Registry>, at: Point) -> Self {
+        Self::new(db, registry, ReadMode::At(at), at.height)
+    }
+
+    fn new(db: Arc<StateDb>, registry: Arc<Registry>, mode: ReadMode, height: u64) -> Self {
+        TxEnv {
+            db,
+            registry,
+            mode,
+            height,
+            tx_index: 0,
+            block: BTreeMap::new(),
+            tx: BTreeMap::new(),
+            reads: BTreeMap::new(),
+            block_writes: Vec::new(),
+        }
+    }
+
+    /// Start transaction `tx_index`: no pending writes, no reads recorded.
+    pub fn begin(&mut self, tx_index: u32) {
+        self.tx_index = tx_index;
+        self.tx.clear();
+        self.reads.clear();
+    }
+
+    /// The reads of the current transaction, sorted by namespace and key.
+    pub fn reads(&self) -> Vec<ReadEntry> {
+        self.reads
+            .iter()
+            .map(|((ns, key), version)| ReadEntry { namespace: ns.clone(), key: key.clone(), version: *version })
+            .collect()
+    }
+
+    /// Keep the current transaction's writes: they become part of the block and
+    /// are returned for its receipt, sorted by namespace and key.
+    pub fn keep(&mut self) -> Vec<WriteEntry> {
+        let version = (self.height, self.tx_index);
+        let mut out = Vec::with_capacity(self.tx.len());
+        for ((ns, key), value) in std::mem::take(&mut self.tx) {
+            out.push(WriteEntry { namespace: ns.clone(), key: key.clone(), value: value.clone() });
+            self.block_writes.push(StateWrite {
+                namespace: ns.clone(),
+                key: key.clone(),
+                value: value.clone(),
+                tx_index: self.tx_index,
+            });
+            self.block.insert((ns, key), BlockSlot { value, version });
+        }
+        out
+    }
+
+    /// Drop the current transaction's writes.
+    pub fn discard(&mut self) {
+        self.tx.clear();
+    }
+
+    /// All writes the block kept, in transaction order.
+    pub fn into_block_writes(self) -> Vec<StateWrite> {
+        self.block_writes
+    }
+
+    fn committed_get(&self, ns: &str, key: &[u8]) -> Result<Option<phr_state::Versioned>, HostFault> {
+        match self.mode {
+            ReadMode::Latest => self.db.get(ns, key).map_err(fault),
+            ReadMode::At(p) => self.db.get_at(ns, key, p).map_err(fault),
+        }
+    }
+
+    fn committed_scan(
+        &self,
+        ns: &str,
+        start: &[u8],
+        end: &[u8],
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, phr_state::Versioned)>, HostFault> {
+        match self.mode {
+            ReadMode::Latest => self.db.scan(ns, start, end, limit).map_err(fault),
+            ReadMode::At(p) => self.db.scan_at(ns, start, end, limit, p).map_err(fault),
+        }
+    }
+
+    /// Read `key` and its version through all layers, without recording it.
+    fn lookup(&self, ns: &str, key: &[u8]) -> Result<(MaybeValue, Option<Version>), HostFault> {
+        let slot = (ns.to_string(), key.to_vec());
+        if let Some(v) = self.tx.get(&slot) {
+            return Ok((v.clone(), v.as_ref().map(|_| (self.height, self.tx_index))));
+        }
+        if let Some(b) = self.block.get(&slot) {
+            return Ok((b.value.clone(), b.value.as_ref().map(|_| b.version)));
+        }
+        Ok(match self.committed_get(ns, key)? {
+            Some(v) => (Some(v.value), Some(v.version)),
+            None => (None, None),
+        })
+    }
+
+    /// Pending writes (transaction over block) in `[start, end)` of `ns`, with versions.
+    fn pending_in_range(&self, ns: &str, start: &[u8], end: &[u8]) -> BTreeMap<Vec<u8>, (MaybeValue, Version)> {
+        let in_range = |(n, k): &Slot| n == ns && (end.is_empty() || k.as_slice() < end);
+        let from = (ns.to_string(), start.to_vec());
+        let mut out = BTreeMap::new();
+        for (slot, b) in self.block.range(from.clone()..).take_while(|(s, _)| in_range(s)) {
+            out.insert(slot.1.clone(), (b.value.clone(), b.version));
+        }
+        for (slot, v) in self.tx.range(from..).take_while(|(s, _)| in_range(s)) {
+            out.insert(slot.1.clone(), (v.clone(), (self.height, self.tx_index)));
+        }
+        out
+    }
+}
+
+impl HostEnv for TxEnv {
+    fn get(&mut self, ns: &str, key: &[u8]) -> Result<Option<Vec<u8>>, HostFault> {
+        let (value, version) = self.lookup(ns, key)?;
+        self.reads.entry((ns.to_string(), key.to_vec())).or_insert(version);
+        Ok(value)
+    }
+
+    fn put(&mut self, ns: &str, key: &[u8], value: &[u8]) -> Result<(), HostFault> {
+        self.tx.insert((ns.to_string(), key.to_vec()), Some(value.to_vec()));
+        Ok(())
+    }
+
+    fn delete(&mut self, ns: &str, key: &[u8]) -> Result<(), HostFault> {
+        self.tx.insert((ns.to_string(), key.to_vec()), None);
+        Ok(())
+    }
+
+    fn scan(&mut self, ns: &str, start: &[u8], end: &[u8], limit: u32) -> Result<Rows, HostFault> {
+        let limit = limit as usize;
+        let pending = self.pending_in_range(ns, start, end);
+        let hidden = pending.values().filter(|(v, _)| v.is_none()).count();
+        let fetch = limit + hidden;
+        let committed = self.committed_scan(ns, start, end, fetch)?;
+        // If the store may hold more keys than were fetched, nothing after the
+        // last fetched key can be trusted to be in order with them.
+        let cutoff = (committed.len() == fetch).then(|| committed.last().map(|(k, _)| k.clone())).flatten();
+        let mut merged: BTreeMap<Vec<u8>, (Vec<u8>, Version)> =
+            committed.into_iter().map(|(k, v)| (k, (v.value, v.version))).collect();
+        for (k, (v, version)) in pending {
+            match v {
+                Some(v) => {
+                    merged.insert(k, (v, version));
+                }
+                None => {
+                    merged.remove(&k);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for (k, (v, version)) in merged {
+            if out.len() >= limit || cutoff.as_ref().is_some_and(|c| k > *c) {
+                break;
+            }
+            self.reads.entry((ns.to_string(), k.clone())).or_insert(Some(version));
+            out.push((k, v));
+        }
+        Ok(out)
+    }
+
+    fn history(&mut self, ns: &str, key: &[u8], limit: u32) -> Result<Vec<HistoryItem>, HostFault> {
+        let at = match self.mode {
+            ReadMode::Latest => Point::end_of(u64::MAX),
+            ReadMode::At(p) => p,
+        };
+        let rows = self.db.history(ns, key, limit as usize, at).map_err(fault)?;
+        Ok(rows.into_iter().map(|h| HistoryItem { height: h.height, tx_index: h.tx_index, value: h.value }).collect())
+    }
+
+    fn resolve(&self, name: &str) -> Option<Arc<CompiledContract<Self>>> {
+        self.registry.get(name)
+    }
+}

@@ -1,0 +1,369 @@
+//! `identity`: the built-in contract of enrolments. Patients enrol themselves,
+//! organisation admins enrol their practitioners with roles, and auditors are
+//! enrolled once a majority of organisations approves them. The host resolves
+//! every signer through these records before any contract runs.
+
+use crate::env::TxEnv;
+use phr_ledger::{Caller, CallerKind, Event, Genesis, PublicKey};
+use phr_vm::{CallResult, HostEnv, HostFault};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use std::collections::BTreeSet;
+
+/// The namespace and contract name.
+pub const IDENTITY: &str = "identity";
+
+/// Roles only the genesis can give.
+const RESERVED_ROLES: [&str; 2] = ["admin", "auditor"];
+
+/// An enrolled identity.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityRecord {
+    pub id: String,
+    pub public_key: PublicKey,
+    pub kind: CallerKind,
+    pub org: Option<String>,
+    pub roles: Vec<String>,
+    pub enrolled_at_height: u64,
+    /// Who enrolled it: its own id for a patient, the admin for a practitioner,
+    /// `genesis` or `consortium`.
+    pub enrolled_by: String,
+    pub revoked: bool,
+}
+
+impl IdentityRecord {
+    pub fn caller(&self) -> Caller {
+        Caller { id: self.id.clone(), kind: self.kind, org: self.org.clone(), roles: self.roles.clone() }
+    }
+}
+
+pub fn record_key(id: &str) -> Vec<u8> {
+    format!("id/{id}").into_bytes()
+}
+
+fn approval_key(id: &str) -> Vec<u8> {
+    format!("auditor-approvals/{id}").into_bytes()
+}
+
+/// How the signer of a transaction resolves.
+pub enum Signer {
+    Known(Caller),
+    Revoked,
+    Unknown,
+}
+
+/// Resolve a signer (the read is recorded like any other).
+pub fn resolve(env: &mut TxEnv, key: &PublicKey) -> Result<Signer, HostFault> {
+    match read::<IdentityRecord>(env, &record_key(&key.id().to_hex()))? {
+        None => Ok(Signer::Unknown),
+        Some(r) if r.revoked => Ok(Signer::Revoked),
+        Some(r) => Ok(Signer::Known(r.caller())),
+    }
+}
+
+/// Whether an unknown signer may send this call (a patient enrolling).
+pub fn open_to_unknown(contract: &str, method: &str) -> bool {
+    contract == IDENTITY && method == "enrol_patient"
+}
+
+fn read<T: DeserializeOwned>(env: &mut TxEnv, key: &[u8]) -> Result<Option<T>, HostFault> {
+    match env.get(IDENTITY, key)? {
+        None => Ok(None),
+        Some(b) => serde_json::from_slice(&b).map(Some).map_err(|e| HostFault(format!("corrupt identity record: {e}"))),
+    }
+}
+
+fn write<T: Serialize>(env: &mut TxEnv, key: &[u8], v: &T) -> Result<(), HostFault> {
+    env.put(IDENTITY, key, &serde_json::to_vec(v).expect("records serialize"))
+}
+
+/// The record a genesis admin key starts with.
+pub fn genesis_admin(key: &PublicKey, org: &str) -> IdentityRecord {
+    IdentityRecord {
+        id: key.id().to_hex(),
+        public_key: *key,
+        kind: CallerKind::OrgAdmin,
+        org: Some(org.to_string()),
+        roles: vec!["admin".to_string()],
+        enrolled_at_height: 0,
+        enrolled_by: "genesis".to_string(),
+        revoked: false,
+    }
+}
+
+/// Result of a native call: like a contract's, with its events.
+pub struct NativeOutcome {
+    pub result: CallResult,
+    pub events: Vec<Event>,
+}
+
+fn err(code: &str, message: impl Into<String>) -> Result<NativeOutcome, HostFault> {
+    Ok(NativeOutcome {
+        result: CallResult::Err { code: code.to_string(), message: message.into() },
+        events: Vec::new(),
+    })
+}
+
+fn ok<T: Serialize>(v: &T, events: Vec<Event>) -> Result<NativeOutcome, HostFault> {
+    Ok(NativeOutcome { result: CallResult::Ok(serde_json::to_string(v).expect("results serialize")), events })
+}
+
+fn event(name: &str, topics: Vec<String>, payload: &impl Serialize) -> Event {
+    Event {
+        contract: IDENTITY.to_string(),
+        name: name.to_string(),
+        topics,
+        payload: serde_json::to_string(payload).expect("events serialize"),
+    }
+}
+
+fn parse<T: DeserializeOwned>(method: &str, args: &str) -> Result<T, String> {
+    let args = if args.trim().is_empty() { "{}" } else { args };
+    serde_json::from_str(args).map_err(|e| format!("invalid arguments for `{method}`: {e}"))
+}
+
+fn check_roles(roles: &[String]) -> Result<(), String> {
+    if roles.is_empty() || roles.len() > 8 {
+        return Err("`roles` must name 1 to 8 roles".into());
+    }
+    let mut seen = BTreeSet::new();
+    for r in roles {
+        let ok = !r.is_empty()
+            && r.len() <= 40
+            && r.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !ok {
+            return Err(format!("role {r:?} must be 1-40 characters of a-z, 0-9 and -"));
+        }
+        if RESERVED_ROLES.contains(&r.as_str()) {
+            return Err(format!("role {r:?} is reserved"));
+        }
+        if !seen.insert(r) {
+            return Err(format!("role {r:?} is listed twice"));
+        }
+    }
+    Ok(())
+}
+
+/// What the transaction calling identity is about.
+pub struct IdentityCall<'a> {
+    pub caller: Option<&'a Caller>,
+    pub signer: &'a PublicKey,
+    pub height: u64,
+    pub genesis: &'a Genesis,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Empty {}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EnrolPractitioner {
+    public_key: PublicKey,
+    roles: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetRoles {
+    id: String,
+    roles: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IdArg {
+    id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyArg {
+    public_key: PublicKey,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct AuditorApprovals {
+    public_key: Option<PublicKey>,
+    orgs: BTreeSet<String>,
+}
+
+/// Execute a state-changing identity method.
+pub fn invoke(env: &mut TxEnv, call: IdentityCall<'_>, method: &str, args: &str) -> Result<NativeOutcome, HostFault> {
+    macro_rules! args {
+        ($t:ty) => {
+            match parse::<$t>(method, args) {
+                Ok(a) => a,
+                Err(m) => return err("bad-request", m),
+            }
+        };
+    }
+    let admin_org = |c: Option<&Caller>| match c {
+        Some(c) if c.kind == CallerKind::OrgAdmin => c.org.clone(),
+        _ => None,
+    };
+    match method {
+        "enrol_patient" => {
+            let _: Empty = args!(Empty);
+            let id = call.signer.id().to_hex();
+            if read::<IdentityRecord>(env, &record_key(&id))?.is_some() {
+                return err("conflict", format!("identity {id} is enrolled already"));
+            }
+            let rec = IdentityRecord {
+                id: id.clone(),
+                public_key: *call.signer,
+                kind: CallerKind::Patient,
+                org: None,
+                roles: vec!["patient".to_string()],
+                enrolled_at_height: call.height,
+                enrolled_by: id.clone(),
+                revoked: false,
+            };
+            write(env, &record_key(&id), &rec)?;
+            let e = event("identity.enrolled", vec![id], &rec);
+            ok(&rec, vec![e])
+        }
+        "enrol_practitioner" => {
+            let a = args!(EnrolPractitioner);
+            let Some(org) = admin_org(call.caller) else {
+                return err("unauthorized", "only an organisation admin may enrol practitioners");
+            };
+            if let Err(m) = check_roles(&a.roles) {
+                return err("bad-request", m);
+            }
+            let id = a.public_key.id().to_hex();
+            if read::<IdentityRecord>(env, &record_key(&id))?.is_some() {
+                return err("conflict", format!("identity {id} is enrolled already"));
+            }
+            let rec = IdentityRecord {
+                id: id.clone(),
+                public_key: a.public_key,
+                kind: CallerKind::Practitioner,
+                org: Some(org.clone()),
+                roles: a.roles,
+                enrolled_at_height: call.height,
+                enrolled_by: call.caller.map(|c| c.id.clone()).unwrap_or_default(),
+                revoked: false,
+            };
+            write(env, &record_key(&id), &rec)?;
+            let e = event("identity.enrolled", vec![id, format!("org:{org}")], &rec);
+            ok(&rec, vec![e])
+        }
+        "set_roles" | "revoke" => {
+            let (id, roles) = if method == "set_roles" {
+                let a = args!(SetRoles);
+                if let Err(m) = check_roles(&a.roles) {
+                    return err("bad-request", m);
+                }
+                (a.id, Some(a.roles))
+            } else {
+                (args!(IdArg).id, None)
+            };
+            let Some(org) = admin_org(call.caller) else {
+                return err("unauthorized", "only an organisation admin may change a practitioner's enrolment");
+            };
+            let Some(mut rec) = read::<IdentityRecord>(env, &record_key(&id))? else {
+                return err("not-found", format!("no identity {id} is enrolled"));
+            };
+            if rec.kind != CallerKind::Practitioner || rec.org.as_deref() != Some(org.as_str()) {
+                return err("unauthorized", format!("{id} is not a practitioner of {org}"));
+            }
+            if rec.revoked {
+                return err("conflict", format!("{id} is revoked already"));
+            }
+            let name = match roles {
+                Some(r) => {
+                    rec.roles = r;
+                    "identity.roles-changed"
+                }
+                None => {
+                    rec.revoked = true;
+                    "identity.revoked"
+                }
+            };
+            write(env, &record_key(&id), &rec)?;
+            let e = event(name, vec![id, format!("org:{org}")], &rec);
+            ok(&rec, vec![e])
+        }
+        "approve_auditor" => {
+            let a = args!(KeyArg);
+            let Some(org) = admin_org(call.caller) else {
+                return err("unauthorized", "only organisation admins approve auditors");
+            };
+            let id = a.public_key.id().to_hex();
+            if read::<IdentityRecord>(env, &record_key(&id))?.is_some() {
+                return err("conflict", format!("identity {id} is enrolled already"));
+            }
+            let mut ap: AuditorApprovals = read(env, &approval_key(&id))?.unwrap_or_default();
+            ap.public_key = Some(a.public_key);
+            if !ap.orgs.insert(org.clone()) {
+                return err("conflict", format!("{org} has approved auditor {id} already"));
+            }
+            let total = call.genesis.orgs.len();
+            let mut events = vec![event("identity.auditor-approved", vec![id.clone()], &ap)];
+            if ap.orgs.len() * 2 > total {
+                let rec = IdentityRecord {
+                    id: id.clone(),
+                    public_key: a.public_key,
+                    kind: CallerKind::Auditor,
+                    org: None,
+                    roles: vec!["auditor".to_string()],
+                    enrolled_at_height: call.height,
+                    enrolled_by: "consortium".to_string(),
+                    revoked: false,
+                };
+                write(env, &record_key(&id), &rec)?;
+                env.delete(IDENTITY, &approval_key(&id))?;
+                events.push(event("identity.enrolled", vec![id], &rec));
+                return ok(&rec, events);
+            }
+            write(env, &approval_key(&id), &ap)?;
+            ok(&serde_json::json!({ "id": id, "approved_by": ap.orgs, "needed": total / 2 + 1 }), events)
+        }
+        other => err(
+            "unknown-method",
+            format!("no method `{other}`; methods here: enrol_patient, enrol_practitioner, set_roles, revoke, approve_auditor"),
+        ),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListArgs {
+    #[serde(default)]
+    org: Option<String>,
+    #[serde(default)]
+    kind: Option<CallerKind>,
+}
+
+/// Execute a read-only identity method.
+pub fn query(env: &mut TxEnv, method: &str, args: &str) -> Result<NativeOutcome, HostFault> {
+    match method {
+        "get" => {
+            let a: IdArg = match parse(method, args) {
+                Ok(a) => a,
+                Err(m) => return err("bad-request", m),
+            };
+            match read::<IdentityRecord>(env, &record_key(&a.id))? {
+                Some(r) => ok(&r, Vec::new()),
+                None => err("not-found", format!("no identity {} is enrolled", a.id)),
+            }
+        }
+        "list" => {
+            let a: ListArgs = match parse(method, args) {
+                Ok(a) => a,
+                Err(m) => return err("bad-request", m),
+            };
+            let rows = env.scan(IDENTITY, b"id/", b"id0", 1000)?;
+            let mut out = Vec::new();
+            for (_, v) in rows {
+                let r: IdentityRecord =
+                    serde_json::from_slice(&v).map_err(|e| HostFault(format!("corrupt identity record: {e}")))?;
+                if a.org.as_ref().is_none_or(|o| r.org.as_ref() == Some(o)) && a.kind.is_none_or(|k| r.kind == k) {
+                    out.push(r);
+                }
+            }
+            ok(&serde_json::json!({ "identities": out }), Vec::new())
+        }
+        other => err("unknown-method", format!("no query `{other}`; queries here: get, list")),
+    }
+}

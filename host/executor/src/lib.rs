@@ -1,0 +1,164 @@
+//! The executor: turns ordered batches into committed blocks.
+//!
+//! For each batch, in log order: verify signatures (in parallel, skipping those
+//! checked at admission), then for each transaction in order check it is valid
+//! in this block (chain, size, expiry, not committed before, signer enrolled,
+//! contract known), resolve its signer, run the contract in the VM against the
+//! transaction's view of state, and write its receipt. The block, receipts, state
+//! writes, history, transaction index and applied height go to RocksDB in one
+//! atomic write. A contract failure is a receipt; only a node fault is an error.
+//!
+//! ```no_run
+//! # fn demo(genesis: phr_ledger::Genesis, dir: &std::path::Path, batch: phr_ledger::Batch) -> Result<(), Box<dyn std::error::Error>> {
+//! use phr_executor::{Executor, ExecutorOptions};
+//! let exec = Executor::open(dir, genesis, dir, ExecutorOptions::default())?;
+//! let block = exec.apply(&batch, Vec::new())?;
+//! println!("block {} with {} receipts", block.block.header.height, block.receipts.len());
+//! # Ok(()) }
+//! ```
+
+mod admit;
+mod apply;
+mod env;
+mod genesis;
+pub mod identity;
+mod query;
+mod registry;
+pub mod roots;
+mod sigcache;
+pub mod system;
+
+pub use admit::Rejection;
+pub use apply::AppliedBlock;
+pub use env::{ReadMode, TxEnv};
+pub use query::{QueryError, QueryOutput};
+pub use registry::Registry;
+pub use system::ContractRecord;
+
+use parking_lot::{Mutex, RwLock};
+use phr_ledger::{Genesis, Hash32};
+use phr_state::{StateDb, StateError, StoreOptions};
+use phr_vm::{Vm, VmConfig, VmFault};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// A fault that stops the node: storage, VM setup, an inconsistent chain.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    #[error("storage: {0}")]
+    State(#[from] StateError),
+    #[error("vm: {0}")]
+    Vm(#[from] VmFault),
+    #[error("genesis: {0}")]
+    Genesis(String),
+    #[error("this data directory holds chain {stored}, but the genesis file describes chain {configured}")]
+    WrongChain { stored: Hash32, configured: Hash32 },
+    #[error(
+        "DIVERGENCE at height {height}: the proposer computed {what} {theirs}, this node computed {ours}. \
+         This node stops applying blocks rather than fork; compare the two nodes with `phr audit replay`."
+    )]
+    Divergence { height: u64, what: &'static str, ours: Hash32, theirs: Hash32 },
+    #[error("corrupt store: {0}")]
+    Corrupt(String),
+}
+
+/// Local settings of the executor.
+#[derive(Clone, Debug)]
+pub struct ExecutorOptions {
+    pub store: StoreOptions,
+    /// Where compiled contract code is cached (None: compile at every start).
+    pub compile_cache: Option<PathBuf>,
+    /// Instances the VM pool holds (block execution plus concurrent queries).
+    pub max_instances: u32,
+}
+
+impl Default for ExecutorOptions {
+    fn default() -> Self {
+        ExecutorOptions { store: StoreOptions::default(), compile_cache: None, max_instances: 128 }
+    }
+}
+
+/// The last committed block, as the executor knows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tip {
+    pub height: u64,
+    pub block_hash: Hash32,
+    pub time_ms: u64,
+    pub state_root: Hash32,
+    pub receipts_root: Hash32,
+}
+
+/// Executes blocks and answers queries for one node. Shared by reference:
+/// queries and admission checks run concurrently with block application;
+/// applications are serialized.
+pub struct Executor {
+    db: Arc<StateDb>,
+    vm: Arc<Vm<TxEnv>>,
+    genesis: Genesis,
+    registry: Arc<Registry>,
+    sigs: sigcache::SigCache,
+    tip: RwLock<Tip>,
+    apply_lock: Mutex<()>,
+}
+
+impl Executor {
+    /// Open the store in `data_dir` for the chain of `genesis` (whose contract
+    /// files are relative to `genesis_dir`), creating block 0 if the store is new.
+    pub fn open(
+        data_dir: &Path,
+        genesis: Genesis,
+        genesis_dir: &Path,
+        opts: ExecutorOptions,
+    ) -> Result<Arc<Self>, ExecError> {
+        genesis.validate().map_err(|e| ExecError::Genesis(e.to_string()))?;
+        let db = Arc::new(StateDb::open(data_dir, opts.store.clone())?);
+        let vm = Vm::new(VmConfig {
+            memory_limit_bytes: genesis.params.memory_limit_bytes as usize,
+            max_instances: opts.max_instances,
+            cache_dir: opts.compile_cache.clone(),
+        })?;
+        let registry = Arc::new(Registry::default());
+        let applied = match db.applied()? {
+            Some(m) => m,
+            None => genesis::commit_genesis(&db, &vm, &genesis, genesis_dir)?,
+        };
+        if applied.genesis_hash != genesis.hash() {
+            return Err(ExecError::WrongChain { stored: applied.genesis_hash, configured: genesis.hash() });
+        }
+        genesis::load_contracts(&db, &vm, &registry)?;
+        let tip = Tip {
+            height: applied.height,
+            block_hash: applied.block_hash,
+            time_ms: applied.time_ms,
+            state_root: applied.state_root,
+            receipts_root: applied.receipts_root,
+        };
+        Ok(Arc::new(Executor {
+            db,
+            vm,
+            genesis,
+            registry,
+            sigs: sigcache::SigCache::new(200_000),
+            tip: RwLock::new(tip),
+            apply_lock: Mutex::new(()),
+        }))
+    }
+
+    /// The last committed block.
+    pub fn tip(&self) -> Tip {
+        self.tip.read().clone()
+    }
+
+    pub fn genesis(&self) -> &Genesis {
+        &self.genesis
+    }
+
+    pub fn db(&self) -> &Arc<StateDb> {
+        &self.db
+    }
+
+    /// The contract records on chain: which code serves each contract.
+    pub fn contracts(&self) -> Result<Vec<ContractRecord>, ExecError> {
+        genesis::contract_records(&self.db)
+    }
+}

@@ -1,0 +1,84 @@
+use crate::support::*;
+use phr_ledger::{Keypair, TxStatus};
+use serde_json::json;
+
+#[test]
+fn patients_enrol_themselves_once_and_admins_enrol_practitioners_of_their_org_only() {
+    let mut c = Chain::new(&["stmarys", "northclinic"]);
+    let p = c.patient();
+    let rec = c.query("identity", "get", json!({"id": id(&p)}));
+    assert_eq!(rec["kind"], "patient");
+    c.rejected(&p, "identity", "enrol_patient", json!({}), "conflict");
+
+    let doc = c.practitioner("stmarys", &["physician"]);
+    let rec = c.query("identity", "get", json!({"id": id(&doc)}));
+    assert_eq!(rec["org"], "stmarys");
+    assert_eq!(rec["roles"], json!(["physician"]));
+
+    // A practitioner cannot enrol others; a patient cannot either.
+    let other = Keypair::generate();
+    c.rejected(
+        &doc,
+        "identity",
+        "enrol_practitioner",
+        json!({"public_key": other.public_key(), "roles": ["nurse"]}),
+        "unauthorized",
+    );
+    c.rejected(
+        &p,
+        "identity",
+        "enrol_practitioner",
+        json!({"public_key": other.public_key(), "roles": ["nurse"]}),
+        "unauthorized",
+    );
+    // Reserved roles and bad role names are refused.
+    let admin = c.admin("stmarys").clone();
+    c.rejected(
+        &admin,
+        "identity",
+        "enrol_practitioner",
+        json!({"public_key": other.public_key(), "roles": ["admin"]}),
+        "bad-request",
+    );
+    c.rejected(
+        &admin,
+        "identity",
+        "enrol_practitioner",
+        json!({"public_key": other.public_key(), "roles": ["Bad Role"]}),
+        "bad-request",
+    );
+    // Another organisation's admin cannot revoke St Mary's practitioner.
+    let north = c.admin("northclinic").clone();
+    c.rejected(&north, "identity", "revoke", json!({"id": id(&doc)}), "unauthorized");
+    c.ok(&admin, "identity", "revoke", json!({"id": id(&doc)}));
+    // A revoked practitioner's transactions are no longer executed.
+    let r = c.send(&doc, "record-anchor", "anchor", json!({}));
+    assert!(matches!(r.status, TxStatus::Invalid { ref reason } if reason.contains("revoked")), "{:?}", r.status);
+}
+
+#[test]
+fn unknown_signers_can_only_enrol() {
+    let mut c = Chain::new(&["stmarys"]);
+    let stranger = Keypair::generate();
+    let r = c.send(&stranger, "consent", "create", json!({"decision": "permit"}));
+    assert!(
+        matches!(r.status, TxStatus::Invalid { ref reason } if reason.contains("unknown signer")),
+        "{:?}",
+        r.status
+    );
+    assert!(r.writes.is_empty());
+}
+
+#[test]
+fn auditors_need_a_majority_of_organisations() {
+    let mut c = Chain::new(&["a", "b", "c"]);
+    let auditor = Keypair::generate();
+    let (a, b) = (c.admin("a").clone(), c.admin("b").clone());
+    let out = c.ok(&a, "identity", "approve_auditor", json!({"public_key": auditor.public_key()}));
+    assert_eq!(out["needed"], 2);
+    assert!(c.exec.query("identity", "get", &json!({"id": id(&auditor)}).to_string()).is_ok());
+    c.rejected(&a, "identity", "approve_auditor", json!({"public_key": auditor.public_key()}), "conflict");
+    let rec = c.ok(&b, "identity", "approve_auditor", json!({"public_key": auditor.public_key()}));
+    assert_eq!(rec["kind"], "auditor");
+    assert_eq!(rec["enrolled_by"], "consortium");
+}

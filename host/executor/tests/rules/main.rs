@@ -1,0 +1,10 @@
+//! The rules of the system contracts and of the three PHR contracts, checked
+//! through the executor on a real RocksDB store and the real wasm components.
+
+mod access;
+mod block_rules;
+mod consent;
+mod identity;
+mod record;
+mod runaway;
+mod support;

@@ -1,0 +1,139 @@
+//! A chain on a real RocksDB store with the real contract components, driven
+//! block by block through the executor.
+
+use phr_executor::{Executor, ExecutorOptions};
+use phr_ledger::{Batch, ChainParams, Genesis, GenesisContract, Keypair, NodeInfo, Org, Receipt, TxBody, TxStatus};
+use serde_json::Value;
+use std::sync::Arc;
+
+pub struct Chain {
+    pub exec: Arc<Executor>,
+    pub admins: Vec<(String, Keypair)>,
+    pub dir: tempfile::TempDir,
+    nonce: u64,
+}
+
+pub fn contracts() -> Vec<(&'static str, &'static [u8])> {
+    let mut c: Vec<(&str, &[u8])> = phr_contracts::STANDARD.to_vec();
+    c.push(("runaway", phr_contracts::RUNAWAY));
+    c
+}
+
+impl Chain {
+    /// A chain of `orgs` organisations with the standard contracts and `runaway`.
+    pub fn new(orgs: &[&str]) -> Chain {
+        let dir = tempfile::tempdir().unwrap();
+        let admins: Vec<(String, Keypair)> = orgs.iter().map(|o| (o.to_string(), Keypair::generate())).collect();
+        let mut list = Vec::new();
+        for (name, bytes) in contracts() {
+            let file = format!("{name}.wasm");
+            std::fs::write(dir.path().join(&file), bytes).unwrap();
+            list.push(GenesisContract { name: name.to_string(), code_hash: phr_ledger::sha256(&[bytes]), file });
+        }
+        let node_key = Keypair::generate();
+        let genesis = Genesis {
+            chain_id: "test-chain".into(),
+            genesis_time_ms: 1_700_000_000_000,
+            orgs: admins.iter().map(|(n, k)| Org { name: n.clone(), admins: vec![k.public_key()] }).collect(),
+            nodes: vec![NodeInfo {
+                id: "node0".into(),
+                org: orgs[0].to_string(),
+                public_key: node_key.public_key(),
+                api_addr: "127.0.0.1:0".into(),
+                peer_addr: "127.0.0.1:0".into(),
+            }],
+            params: ChainParams::default(),
+            contracts: list,
+        };
+        let opts = ExecutorOptions { store: phr_state::StoreOptions { sync_writes: false }, ..Default::default() };
+        let exec = Executor::open(&dir.path().join("data"), genesis, dir.path(), opts).unwrap();
+        Chain { exec, admins, dir, nonce: 0 }
+    }
+
+    pub fn admin(&self, org: &str) -> &Keypair {
+        &self.admins.iter().find(|(n, _)| n == org).unwrap().1
+    }
+
+    pub fn tx(&mut self, key: &Keypair, contract: &str, method: &str, args: Value) -> phr_ledger::SignedTx {
+        self.nonce += 1;
+        TxBody {
+            chain_id: "test-chain".into(),
+            contract: contract.into(),
+            method: method.into(),
+            args: args.to_string(),
+            nonce: self.nonce,
+            expiry_height: self.exec.tip().height + 100,
+            signer: key.public_key(),
+        }
+        .sign(key)
+    }
+
+    /// Apply one block holding `txs` at `time_ms` and return the receipts.
+    pub fn block_at(&mut self, txs: Vec<phr_ledger::SignedTx>, time_ms: u64) -> Vec<Receipt> {
+        let batch = Batch { proposer: "node0".into(), time_ms, attestation: None, txs };
+        self.exec.apply(&batch, Vec::new()).unwrap().receipts
+    }
+
+    pub fn block(&mut self, txs: Vec<phr_ledger::SignedTx>) -> Vec<Receipt> {
+        let t = self.exec.tip().time_ms + 1000;
+        self.block_at(txs, t)
+    }
+
+    /// Send one transaction in its own block.
+    pub fn send(&mut self, key: &Keypair, contract: &str, method: &str, args: Value) -> Receipt {
+        let tx = self.tx(key, contract, method, args);
+        self.block(vec![tx]).pop().unwrap()
+    }
+
+    /// Send one transaction that must succeed; return its JSON output.
+    pub fn ok(&mut self, key: &Keypair, contract: &str, method: &str, args: Value) -> Value {
+        let r = self.send(key, contract, method, args);
+        assert_eq!(r.status, TxStatus::Ok, "{contract}.{method} failed: {:?}", r.status);
+        serde_json::from_str(&r.output).unwrap()
+    }
+
+    /// Send one transaction that must be rejected by the contract with `code`.
+    pub fn rejected(&mut self, key: &Keypair, contract: &str, method: &str, args: Value, code: &str) -> String {
+        let r = self.send(key, contract, method, args);
+        match r.status {
+            TxStatus::Rejected { code: c, message } if c == code => message,
+            other => panic!("{contract}.{method}: expected rejection {code}, got {other:?}"),
+        }
+    }
+
+    /// A read-only query that must succeed.
+    pub fn query(&self, contract: &str, method: &str, args: Value) -> Value {
+        match self.exec.query(contract, method, &args.to_string()).unwrap().result {
+            phr_vm::CallResult::Ok(out) => serde_json::from_str(&out).unwrap(),
+            other => panic!("{contract}.{method} query failed: {other:?}"),
+        }
+    }
+
+    /// Enrol a new patient and return their key.
+    pub fn patient(&mut self) -> Keypair {
+        let k = Keypair::generate();
+        self.ok(&k, "identity", "enrol_patient", serde_json::json!({}));
+        k
+    }
+
+    /// Enrol a new practitioner of `org` with `roles`.
+    pub fn practitioner(&mut self, org: &str, roles: &[&str]) -> Keypair {
+        let k = Keypair::generate();
+        let admin = self.admin(org).clone();
+        self.ok(
+            &admin,
+            "identity",
+            "enrol_practitioner",
+            serde_json::json!({"public_key": k.public_key(), "roles": roles}),
+        );
+        k
+    }
+}
+
+pub fn id(k: &Keypair) -> String {
+    k.id().to_hex()
+}
+
+pub fn sha(data: &str) -> String {
+    phr_ledger::sha256(&[data.as_bytes()]).to_hex()
+}

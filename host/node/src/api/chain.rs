@@ -1,0 +1,90 @@
+//! Status, blocks and contracts.
+
+use super::error::ApiError;
+use super::views;
+use crate::runtime::Node;
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+pub async fn status(State(node): State<Arc<Node>>) -> Json<Value> {
+    let tip = node.exec.tip();
+    let g = node.exec.genesis();
+    let halted = node.sequencer.halted();
+    Json(json!({
+        "node_id": node.id,
+        "chain_id": g.chain_id,
+        "genesis_hash": g.hash(),
+        "height": tip.height,
+        "last_block_hash": tip.block_hash,
+        "last_block_time_ms": tip.time_ms,
+        "state_root": tip.state_root,
+        "receipts_root": tip.receipts_root,
+        "raft": { "role": if halted.is_some() { "halted" } else { "leader" }, "leader": node.id, "term": 0, "voters": [node.id] },
+        "mempool_txs": node.mempool.len(),
+        "halted": halted,
+        "uptime_s": node.started.elapsed().as_secs(),
+        "version": env!("CARGO_PKG_VERSION"),
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlockParams {
+    #[serde(default)]
+    receipts: bool,
+}
+
+pub async fn block(
+    State(node): State<Arc<Node>>,
+    Path(height): Path<String>,
+    Query(p): Query<BlockParams>,
+) -> Result<Json<Value>, ApiError> {
+    let height = if height == "latest" {
+        node.exec.tip().height
+    } else {
+        height.parse::<u64>().map_err(|_| {
+            ApiError::bad_request("malformed", format!("block height {height:?} is not a number or `latest`"))
+        })?
+    };
+    let db = node.exec.db();
+    let b = db.block(height).map_err(|e| ApiError::internal(e.to_string()))?;
+    let b =
+        b.ok_or_else(|| ApiError::not_found(format!("no block {height}; the chain is at {}", node.exec.tip().height)))?;
+    let receipts =
+        if p.receipts { Some(db.receipts(height).map_err(|e| ApiError::internal(e.to_string()))?) } else { None };
+    Ok(Json(views::block(&b, receipts.as_deref())))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    from: Option<u64>,
+    #[serde(default = "twenty")]
+    limit: u64,
+}
+
+fn twenty() -> u64 {
+    20
+}
+
+/// Block headers from `from` (default: the newest `limit`), ascending.
+pub async fn blocks(State(node): State<Arc<Node>>, Query(p): Query<ListParams>) -> Result<Json<Value>, ApiError> {
+    let tip = node.exec.tip().height;
+    let limit = p.limit.clamp(1, 1000);
+    let from = p.from.unwrap_or_else(|| (tip + 1).saturating_sub(limit));
+    let mut out = Vec::new();
+    for h in from..=tip.min(from.saturating_add(limit - 1)) {
+        if let Some(b) = node.exec.db().block(h).map_err(|e| ApiError::internal(e.to_string()))? {
+            out.push(json!({"height": h, "hash": b.hash(), "time_ms": b.header.time_ms, "tx_count": b.header.tx_count, "proposer": b.header.proposer}));
+        }
+    }
+    Ok(Json(json!({"height": tip, "blocks": out})))
+}
+
+pub async fn contracts(State(node): State<Arc<Node>>) -> Result<Json<Value>, ApiError> {
+    let recs = node.exec.contracts().map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(Json(json!({"contracts": recs, "system": ["identity"]})))
+}

@@ -1,0 +1,119 @@
+//! Submitting transactions and reading their receipts.
+
+use super::error::ApiError;
+use super::views;
+use crate::runtime::Node;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use phr_ledger::{Hash32, SignedTx};
+use phr_orderer::MempoolError;
+use serde::Deserialize;
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitParams {
+    /// Wait for the transaction to commit and return its receipt.
+    #[serde(default)]
+    wait: bool,
+    /// How long to wait (default 10 s, at most 120 s).
+    #[serde(default)]
+    timeout_ms: Option<u64>,
+}
+
+/// Parse a submitted transaction: canonical bytes (`application/octet-stream`)
+/// or JSON.
+fn parse(node: &Node, headers: &HeaderMap, body: &[u8]) -> Result<SignedTx, ApiError> {
+    let max = node.exec.genesis().params.max_tx_bytes as usize;
+    let binary = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/octet-stream"));
+    if binary {
+        return SignedTx::decode_limited(body, max).map_err(|e| match e {
+            phr_ledger::TxError::TooLarge { .. } => {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too-large", e.to_string())
+            }
+            other => ApiError::bad_request("malformed", other.to_string()),
+        });
+    }
+    if body.len() > 3 * max + 1024 {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too-large",
+            format!("body is {} bytes; transactions are at most {max} bytes", body.len()),
+        ));
+    }
+    serde_json::from_slice::<SignedTx>(body)
+        .map_err(|e| ApiError::bad_request("malformed", format!("transaction JSON: {e}")))
+}
+
+pub async fn submit(
+    State(node): State<Arc<Node>>,
+    Query(p): Query<SubmitParams>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let tx =
+        parse(&node, &headers, &body).inspect_err(|e| node.metrics.txs_rejected.with_label_values(&[&e.code]).inc())?;
+    let n2 = node.clone();
+    let tx2 = tx.clone();
+    let admitted = tokio::task::spawn_blocking(move || n2.exec.admit(&tx2))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let id = admitted.map_err(|r| {
+        node.metrics.txs_rejected.with_label_values(&[r.code()]).inc();
+        ApiError::from(r)
+    })?;
+    if let Some(h) = node.sequencer.halted() {
+        return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "halted", format!("this node halted: {h}")));
+    }
+    let waiter = p.wait.then(|| node.waiters.register(id));
+    let size = phr_ledger::Canonical::to_canonical(&tx).len();
+    match node.mempool.push(id, tx, size) {
+        Ok(()) | Err(MempoolError::Pending(_)) => {}
+        Err(e @ MempoolError::Full(_)) => {
+            node.waiters.forget(&id);
+            node.metrics.txs_rejected.with_label_values(&["busy"]).inc();
+            return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", e.to_string()));
+        }
+    }
+    node.metrics.mempool.set(node.mempool.len() as i64);
+    let Some(waiter) = waiter else {
+        return Ok((StatusCode::ACCEPTED, Json(json!({"tx_id": id, "status": "pending"}))).into_response());
+    };
+    let timeout = Duration::from_millis(p.timeout_ms.unwrap_or(10_000).min(120_000));
+    match tokio::time::timeout(timeout, waiter).await {
+        Ok(Ok(c)) => {
+            let status = views::receipt_status(&c.receipt);
+            let view = views::receipt(c.height, c.index, &c.receipt);
+            match views::failure(&c.receipt) {
+                None => Ok((status, Json(view)).into_response()),
+                Some((code, message)) => Err(ApiError::new(status, &code, message).with("receipt", view)),
+            }
+        }
+        Ok(Err(_)) => Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "halted", "the node stopped before the transaction committed")),
+        Err(_) => Ok((
+            StatusCode::ACCEPTED,
+            Json(json!({"tx_id": id, "status": "pending", "message": format!("not committed within {} ms; poll GET /v1/txs/{id}", timeout.as_millis())})),
+        )
+            .into_response()),
+    }
+}
+
+pub async fn get(State(node): State<Arc<Node>>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let id: Hash32 =
+        id.parse().map_err(|e: String| ApiError::bad_request("malformed", format!("transaction id: {e}")))?;
+    match node.exec.db().receipt(&id).map_err(|e| ApiError::internal(e.to_string()))? {
+        Some(((h, i), r)) => Ok(Json(views::receipt(h, i, &r)).into_response()),
+        None if node.mempool.contains(&id) => {
+            Ok((StatusCode::ACCEPTED, Json(json!({"tx_id": id, "status": "pending"}))).into_response())
+        }
+        None => Err(ApiError::not_found(format!("no transaction {id} is committed or waiting here"))),
+    }
+}

@@ -1,0 +1,204 @@
+//! `phr bench`: signed transactions committed per second on a fresh one-node
+//! network, with the machine's single-core k256 verification rate measured in
+//! the same run so that the figure can be read as a fraction of it.
+
+use crate::client::{sign, Client};
+use crate::config::NodeConfig;
+use crate::netinit::{self, InitOptions};
+use anyhow::{bail, Context};
+use futures::StreamExt;
+use indicatif::{ProgressBar, ProgressStyle};
+use phr_ledger::{KeyFile, Keypair};
+use serde_json::json;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+#[derive(clap::Args)]
+pub struct BenchArgs {
+    /// Signed transactions to commit.
+    #[arg(long, default_value_t = 20_000)]
+    txs: usize,
+    /// Submissions in flight at once (each waits for its commit).
+    #[arg(long, default_value_t = 512)]
+    concurrency: usize,
+    /// Practitioners signing the transactions.
+    #[arg(long, default_value_t = 64)]
+    signers: usize,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Verifications per second of one k256 signature on one core, over `time`.
+pub fn k256_verify_rate(time: Duration) -> f64 {
+    let key = Keypair::generate();
+    let msg = b"phr benchmark message of typical transaction length, about one hundred bytes long..........";
+    let sig = key.sign(msg);
+    let pk = key.public_key();
+    std::thread::spawn(move || {
+        let start = Instant::now();
+        let mut n = 0u64;
+        while start.elapsed() < time {
+            for _ in 0..100 {
+                pk.verify(msg, &sig).expect("valid signature");
+            }
+            n += 100;
+        }
+        n as f64 / start.elapsed().as_secs_f64()
+    })
+    .join()
+    .expect("verification thread")
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn bar(len: usize, what: &str, quiet: bool) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let b = ProgressBar::new(len as u64);
+    b.set_style(
+        ProgressStyle::with_template("  {msg:<10} [{bar:30}] {pos}/{len} {per_sec} eta {eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    b.set_message(what.to_string());
+    b
+}
+
+pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
+    if a.txs == 0 || a.signers == 0 || a.concurrency == 0 {
+        bail!("--txs, --signers and --concurrency must be positive");
+    }
+    let tmp = tempfile::tempdir()?;
+    let net = netinit::init(&InitOptions {
+        out: tmp.path().join("network"),
+        nodes: 1,
+        orgs: vec!["bench".into()],
+        chain_id: Some("phr-bench".into()),
+        base_port: 0,
+        ..Default::default()
+    })?;
+    let cfg = NodeConfig::load(&net.node_configs[0])?;
+    let node = crate::server::start(cfg).await?;
+    let client = Client::new(&node.url());
+    let admin: Keypair = serde_json::from_str::<KeyFile>(&std::fs::read_to_string(&net.admin_keys[0].1)?)?.keypair()?;
+
+    // The k256 reference, on an idle node.
+    let verify_rate = tokio::task::spawn_blocking(|| k256_verify_rate(Duration::from_secs(2))).await?;
+
+    // Enrol the signers.
+    let signers: Vec<Keypair> = (0..a.signers).map(|_| Keypair::generate()).collect();
+    let enrol = futures::stream::iter(signers.iter().map(|k| {
+        let client = client.clone();
+        let admin = admin.clone();
+        async move {
+            client
+                .call(
+                    &admin,
+                    "identity",
+                    "enrol_practitioner",
+                    json!({"public_key": k.public_key(), "roles": ["physician"]}),
+                )
+                .await
+        }
+    }))
+    .buffer_unordered(64)
+    .collect::<Vec<_>>()
+    .await;
+    for r in enrol {
+        r.context("enrolling the benchmark's signers")?;
+    }
+
+    // Pre-sign the load: one record anchor per transaction.
+    let st = client.status().await?;
+    let chain_id = st["chain_id"].as_str().unwrap_or_default().to_string();
+    let expiry = st["height"].as_u64().unwrap_or(0) + 100_000;
+    let progress = bar(a.txs, "signing", a.json);
+    let patient = Keypair::generate().id().to_hex();
+    let txs: Vec<_> = (0..a.txs)
+        .map(|i| {
+            progress.inc(1);
+            let args = json!({"record_id": format!("bench/{i}"), "patient": patient, "sha256": phr_ledger::sha256(&[&i.to_be_bytes()]).to_hex(), "class": "lab"});
+            sign(&signers[i % signers.len()], &chain_id, expiry, "record-anchor", "anchor", &args)
+        })
+        .collect();
+    progress.finish_and_clear();
+    let start_height = client.status().await?["height"].as_u64().unwrap_or(0);
+
+    // The load: every submission waits for its commit.
+    let progress = bar(a.txs, "committing", a.json);
+    let started = Instant::now();
+    let results = futures::stream::iter(txs.into_iter().map(|tx| {
+        let client = client.clone();
+        let progress = progress.clone();
+        async move {
+            let t = Instant::now();
+            let r = client.submit(&tx, true).await;
+            progress.inc(1);
+            (r.map(|s| s.receipt.is_some()), t.elapsed())
+        }
+    }))
+    .buffer_unordered(a.concurrency)
+    .collect::<Vec<_>>()
+    .await;
+    let elapsed = started.elapsed();
+    progress.finish_and_clear();
+
+    let failed = results.iter().filter(|(r, _)| !matches!(r, Ok(true))).count();
+    if let Some((Err(e), _)) = results.iter().find(|(r, _)| r.is_err()) {
+        eprintln!("first failure: {e}");
+    }
+    let mut lat: Vec<Duration> = results.iter().map(|(_, d)| *d).collect();
+    lat.sort();
+    let end_height = client.status().await?["height"].as_u64().unwrap_or(0);
+    node.stop().await;
+
+    let committed = a.txs - failed;
+    let tps = committed as f64 / elapsed.as_secs_f64();
+    let blocks = end_height - start_height;
+    let out = json!({
+        "txs": a.txs,
+        "committed": committed,
+        "failed": failed,
+        "seconds": elapsed.as_secs_f64(),
+        "tx_per_s": tps,
+        "latency_ms": {"p50": percentile(&lat, 0.5).as_secs_f64() * 1e3, "p99": percentile(&lat, 0.99).as_secs_f64() * 1e3},
+        "blocks": blocks,
+        "avg_block_txs": if blocks > 0 { committed as f64 / blocks as f64 } else { 0.0 },
+        "k256_verify_per_s_one_core": verify_rate,
+        "fraction_of_one_core_verify_rate": tps / verify_rate,
+        "concurrency": a.concurrency,
+        "workload": "record-anchor.anchor, one node, fsync per block, client in the same process",
+    });
+    if a.json {
+        println!("{out}");
+    } else {
+        println!(
+            "PHR Ledger throughput, one node ({} signed record-anchor transactions, {} in flight)",
+            a.txs, a.concurrency
+        );
+        println!("  k256 verifications, one core:  {:>9.0} /s", verify_rate);
+        println!(
+            "  committed transactions:        {:>9.0} /s  ({committed} in {:.2} s, {failed} failed)",
+            tps,
+            elapsed.as_secs_f64()
+        );
+        println!("  as a fraction of k256 rate:    {:>9.2}", tps / verify_rate);
+        println!(
+            "  submit-to-commit latency:      p50 {:.1} ms, p99 {:.1} ms",
+            out["latency_ms"]["p50"].as_f64().unwrap_or(0.0),
+            out["latency_ms"]["p99"].as_f64().unwrap_or(0.0)
+        );
+        println!(
+            "  blocks:                        {blocks} (avg {:.0} transactions)",
+            out["avg_block_txs"].as_f64().unwrap_or(0.0)
+        );
+    }
+    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}

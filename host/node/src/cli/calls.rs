@@ -1,0 +1,109 @@
+//! Client subcommands: status, tx, query, receipt, block, events.
+
+use crate::client::{Client, ClientError};
+use anyhow::Context;
+use futures::StreamExt;
+use phr_ledger::KeyFile;
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct TxArgs {
+    /// Node API URL.
+    #[arg(long, env = "PHR_NODE", default_value = super::DEFAULT_NODE)]
+    node: String,
+    /// Key file of the signer.
+    #[arg(long)]
+    key: PathBuf,
+    /// Contract name (consent, access-grant, record-anchor, identity, ...).
+    #[arg(long)]
+    contract: String,
+    /// Method name.
+    #[arg(long)]
+    method: String,
+    /// Arguments as JSON.
+    #[arg(long, default_value = "{}")]
+    args: String,
+    /// Wait for the commit and print the receipt.
+    #[arg(long)]
+    wait: bool,
+    /// Blocks the transaction stays valid for.
+    #[arg(long, default_value_t = 100)]
+    ttl: u64,
+}
+
+#[derive(clap::Args)]
+pub struct QueryArgs {
+    /// Node API URL.
+    #[arg(long, env = "PHR_NODE", default_value = super::DEFAULT_NODE)]
+    node: String,
+    #[arg(long)]
+    contract: String,
+    #[arg(long)]
+    method: String,
+    /// Arguments as JSON.
+    #[arg(long, default_value = "{}")]
+    args: String,
+}
+
+/// Print a JSON answer, or the error (and any receipt) and fail.
+pub fn print(r: Result<Value, ClientError>) -> anyhow::Result<ExitCode> {
+    match r {
+        Ok(v) => {
+            println!("{}", serde_json::to_string_pretty(&v)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            if let Some(receipt) = &e.receipt {
+                println!("{}", serde_json::to_string_pretty(receipt)?);
+            }
+            eprintln!("error: {e}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+fn parse_args(s: &str) -> anyhow::Result<Value> {
+    serde_json::from_str(s).with_context(|| format!("--args is not valid JSON: {s}"))
+}
+
+pub async fn status(node: &str) -> anyhow::Result<ExitCode> {
+    print(Client::new(node).status().await)
+}
+
+pub async fn tx(a: TxArgs) -> anyhow::Result<ExitCode> {
+    let args = parse_args(&a.args)?;
+    let text = std::fs::read_to_string(&a.key).with_context(|| format!("cannot read key file {}", a.key.display()))?;
+    let key = serde_json::from_str::<KeyFile>(&text)
+        .with_context(|| format!("{} is not a key file", a.key.display()))?
+        .keypair()?;
+    let client = Client::new(&a.node);
+    let tx = match client.sign(&key, &a.contract, &a.method, &args, a.ttl).await {
+        Ok(t) => t,
+        Err(e) => return print(Err(e)),
+    };
+    match client.submit(&tx, a.wait).await {
+        Ok(s) => print(Ok(s.receipt.unwrap_or_else(|| serde_json::json!({"tx_id": s.tx_id, "status": "pending"})))),
+        Err(e) => print(Err(e)),
+    }
+}
+
+pub async fn query(a: QueryArgs) -> anyhow::Result<ExitCode> {
+    let args = parse_args(&a.args)?;
+    print(Client::new(&a.node).query(&a.contract, &a.method, &args).await)
+}
+
+pub async fn events(node: &str, topic: Option<String>, from_height: Option<u64>) -> anyhow::Result<ExitCode> {
+    let client = Client::new(node);
+    let stream = match client.events(topic.as_deref(), from_height).await {
+        Ok(s) => s,
+        Err(e) => return print(Err(e)),
+    };
+    futures::pin_mut!(stream);
+    while let Some(ev) = stream.next().await {
+        println!("{ev}");
+    }
+    eprintln!("the event stream ended");
+    Ok(ExitCode::FAILURE)
+}

@@ -1,0 +1,225 @@
+//! The `phr` command line.
+
+mod calls;
+
+use crate::config::NodeConfig;
+use crate::netinit::{self, InitOptions};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+const DEFAULT_NODE: &str = "http://127.0.0.1:7700";
+
+#[derive(Parser)]
+#[command(
+    name = "phr",
+    version,
+    about = "PHR Ledger: personal health records shared under the patient's control",
+    long_about = "PHR Ledger: a permissioned ledger on which institutions and patients share personal health \
+                  records under the patient's control. Health data stays off chain; the chain holds hashes, \
+                  consents, grants and the access log, executed by WebAssembly contracts.\n\n\
+                  Start with `phr demo`, or `phr network init` then `phr node start`."
+)]
+struct Cli {
+    /// Log filter (for example `info`, `phr=debug`); also PHR_LOG.
+    #[arg(long, global = true, env = "PHR_LOG")]
+    log: Option<String>,
+    #[command(subcommand)]
+    cmd: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a secp256k1 key file (identity for a patient, practitioner or admin).
+    Keygen {
+        /// Where to write the key file (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+        /// A label stored in the file.
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    /// Create networks.
+    Network {
+        #[command(subcommand)]
+        cmd: NetworkCmd,
+    },
+    /// Run a node.
+    Node {
+        #[command(subcommand)]
+        cmd: NodeCmd,
+    },
+    /// Show a node's chain height, last block, state root and role.
+    Status {
+        /// Node API URL.
+        #[arg(long, env = "PHR_NODE", default_value = DEFAULT_NODE)]
+        node: String,
+    },
+    /// Sign and submit a transaction.
+    Tx(calls::TxArgs),
+    /// Run a read-only contract query.
+    Query(calls::QueryArgs),
+    /// Show a committed transaction's receipt.
+    Receipt {
+        #[arg(long, env = "PHR_NODE", default_value = DEFAULT_NODE)]
+        node: String,
+        /// Transaction id (64 hex characters).
+        tx_id: String,
+    },
+    /// Show a block.
+    Block {
+        #[arg(long, env = "PHR_NODE", default_value = DEFAULT_NODE)]
+        node: String,
+        /// Height, or `latest`.
+        #[arg(default_value = "latest")]
+        height: String,
+        /// Include the receipts.
+        #[arg(long)]
+        receipts: bool,
+    },
+    /// Follow the event stream, for example everything that concerns a patient.
+    Events {
+        #[arg(long, env = "PHR_NODE", default_value = DEFAULT_NODE)]
+        node: String,
+        /// Only events with this topic (a patient id, or `org:<name>`).
+        #[arg(long)]
+        topic: Option<String>,
+        /// Replay committed events from this height first.
+        #[arg(long)]
+        from_height: Option<u64>,
+    },
+    /// Run the demo: a local network, the contracts, and a patient's story told step by step.
+    Demo(crate::demo::DemoArgs),
+    /// Measure contract calls and committed transactions per second.
+    Bench(crate::bench::BenchArgs),
+}
+
+#[derive(Subcommand)]
+enum NetworkCmd {
+    /// Create a network: genesis, organisation admin keys, node keys and configs.
+    Init {
+        /// Directory to create the network in.
+        #[arg(long)]
+        out: PathBuf,
+        /// Number of nodes.
+        #[arg(long, default_value_t = 1)]
+        nodes: usize,
+        /// Organisations of the consortium, comma-separated.
+        #[arg(long, default_value = "org1,org2,org3", value_delimiter = ',')]
+        orgs: Vec<String>,
+        /// Chain id (default: random).
+        #[arg(long)]
+        chain_id: Option<String>,
+        /// API port of node0; node i listens on base+i (0: each node picks a free port).
+        #[arg(long, default_value_t = 7700)]
+        base_port: u16,
+        /// An extra contract for the genesis, as NAME=FILE (repeatable).
+        #[arg(long = "contract", value_parser = parse_contract)]
+        contracts: Vec<(String, PathBuf)>,
+    },
+}
+
+#[derive(Subcommand)]
+enum NodeCmd {
+    /// Start a node and serve its API until interrupted.
+    Start {
+        /// The node's config file (DIR/<node>/node.toml from `phr network init`).
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+fn parse_contract(s: &str) -> Result<(String, PathBuf), String> {
+    let (name, file) = s.split_once('=').ok_or("expected NAME=FILE")?;
+    Ok((name.to_string(), PathBuf::from(file)))
+}
+
+fn init_logging(filter: Option<&str>, default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter.unwrap_or(default))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// Run the command line; the exit code is 0 on success, 1 on failure.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let default_log = match cli.cmd {
+        Command::Node { .. } => "info",
+        _ => "warn",
+    };
+    init_logging(cli.log.as_deref(), default_log);
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli.cmd)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cmd: Command) -> anyhow::Result<ExitCode> {
+    match cmd {
+        Command::Keygen { out, label } => {
+            let k = phr_ledger::Keypair::generate();
+            netinit::write_key(&out, &k, &label)?;
+            println!("{}", serde_json::json!({"file": out, "id": k.id(), "public_key": k.public_key()}));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Network { cmd: NetworkCmd::Init { out, nodes, orgs, chain_id, base_port, contracts } } => {
+            let net = netinit::init(&InitOptions {
+                out,
+                nodes,
+                orgs,
+                chain_id,
+                base_port,
+                extra_contracts: contracts,
+                ..Default::default()
+            })?;
+            println!("created network {} in {}", net.genesis.chain_id, net.dir.display());
+            println!("  genesis:   {}", net.dir.join("genesis.json").display());
+            for (org, key) in &net.admin_keys {
+                println!("  admin key: {} ({org})", key.display());
+            }
+            for (n, cfg) in net.genesis.nodes.iter().zip(&net.node_configs) {
+                println!("  {}: {} (org {}, API {})", n.id, cfg.display(), n.org, n.api_addr);
+            }
+            println!("start a node with: phr node start --config {}", net.node_configs[0].display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Node { cmd: NodeCmd::Start { config } } => {
+            let cfg = NodeConfig::load(&config)?;
+            let node = crate::server::start(cfg).await?;
+            println!("node {} serving {}", node.node.id, node.url());
+            let url = node.url();
+            let stop = async {
+                let mut term =
+                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal handler");
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            };
+            stop.await;
+            tracing::info!("stopping {url}");
+            node.stop().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Status { node } => calls::status(&node).await,
+        Command::Tx(a) => calls::tx(a).await,
+        Command::Query(a) => calls::query(a).await,
+        Command::Receipt { node, tx_id } => calls::print(crate::client::Client::new(&node).receipt(&tx_id).await),
+        Command::Block { node, height, receipts } => {
+            calls::print(crate::client::Client::new(&node).block(&height, receipts).await)
+        }
+        Command::Events { node, topic, from_height } => calls::events(&node, topic, from_height).await,
+        Command::Demo(a) => crate::demo::run(a).await,
+        Command::Bench(a) => crate::bench::run(a).await,
+    }
+}

@@ -1,0 +1,92 @@
+//! `node.toml`: the settings of one node. Relative paths are relative to the
+//! directory of the file.
+
+use anyhow::{bail, Context};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Node-local overrides of the genesis block-cutting parameters.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlockOverrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_txs: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_bytes: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u32>,
+}
+
+/// The contents of `node.toml`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// This node's id in the genesis.
+    pub node_id: String,
+    /// The genesis file.
+    pub genesis: PathBuf,
+    /// This node's key file (its public key must match the genesis).
+    pub key_file: PathBuf,
+    /// Where the node keeps its RocksDB store.
+    pub data_dir: PathBuf,
+    /// HTTP API address (`host:port`; port 0 picks a free port).
+    pub api_addr: String,
+    /// fsync each block (durable across power loss, not only process death).
+    #[serde(default = "yes")]
+    pub sync_writes: bool,
+    /// Cache of compiled contract code (default: `<data_dir>/compiled`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compile_cache: Option<PathBuf>,
+    /// Transactions that may wait for a block before submissions are refused.
+    #[serde(default = "default_mempool")]
+    pub mempool_capacity: usize,
+    #[serde(default)]
+    pub block: BlockOverrides,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_mempool() -> usize {
+    100_000
+}
+
+impl NodeConfig {
+    /// Read `node.toml` and make its paths absolute.
+    pub fn load(path: &Path) -> anyhow::Result<NodeConfig> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("cannot read node config {}", path.display()))?;
+        let mut cfg: NodeConfig =
+            toml::from_str(&text).with_context(|| format!("node config {} is not valid", path.display()))?;
+        let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        cfg.resolve(&base);
+        cfg.check()?;
+        Ok(cfg)
+    }
+
+    /// Make relative paths relative to `base`.
+    pub fn resolve(&mut self, base: &Path) {
+        let abs = |p: &PathBuf| if p.is_absolute() { p.clone() } else { base.join(p) };
+        self.genesis = abs(&self.genesis);
+        self.key_file = abs(&self.key_file);
+        self.data_dir = abs(&self.data_dir);
+        self.compile_cache = Some(match &self.compile_cache {
+            Some(p) => abs(p),
+            None => self.data_dir.join("compiled"),
+        });
+        if let Ok(dir) = std::env::var("PHR_COMPILE_CACHE") {
+            self.compile_cache = Some(PathBuf::from(dir));
+        }
+    }
+
+    fn check(&self) -> anyhow::Result<()> {
+        if self.mempool_capacity == 0 {
+            bail!("mempool_capacity must be positive");
+        }
+        if self.api_addr.parse::<std::net::SocketAddr>().is_err() {
+            bail!("api_addr {:?} is not host:port (for example 127.0.0.1:7700)", self.api_addr);
+        }
+        Ok(())
+    }
+}

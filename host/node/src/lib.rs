@@ -1,0 +1,23 @@
+//! The PHR Ledger node and the `phr` command: configuration, the node runtime
+//! (executor, mempool, block cutter, sequencer), the HTTP API, a typed client,
+//! network creation, the demo and the benchmarks.
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! use phr_node::{config::NodeConfig, server};
+//! let node = server::start(NodeConfig::load("network/node0/node.toml".as_ref())?).await?;
+//! println!("serving {}", node.url());
+//! node.wait().await;
+//! # Ok(()) }
+//! ```
+
+pub mod api;
+pub mod bench;
+pub mod cli;
+pub mod client;
+pub mod config;
+pub mod demo;
+pub mod metrics;
+pub mod netinit;
+pub mod runtime;
+pub mod server;

@@ -1,0 +1,152 @@
+//! `phr network init`: a genesis, keys and node configs for a new network.
+
+use crate::config::{BlockOverrides, NodeConfig};
+use anyhow::{bail, Context};
+use phr_ledger::{is_valid_name, ChainParams, Genesis, GenesisContract, Keypair, NodeInfo, Org};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// What to create.
+#[derive(Clone, Debug)]
+pub struct InitOptions {
+    pub out: PathBuf,
+    pub nodes: usize,
+    pub orgs: Vec<String>,
+    pub chain_id: Option<String>,
+    /// Host of every node's addresses.
+    pub host: String,
+    /// API port of the first node (the others follow); 0 lets each node pick.
+    pub base_port: u16,
+    /// Contracts beyond the standard three: (name, component file).
+    pub extra_contracts: Vec<(String, PathBuf)>,
+    pub params: ChainParams,
+}
+
+impl Default for InitOptions {
+    fn default() -> Self {
+        InitOptions {
+            out: PathBuf::from("network"),
+            nodes: 1,
+            orgs: vec!["org1".into(), "org2".into(), "org3".into()],
+            chain_id: None,
+            host: "127.0.0.1".into(),
+            base_port: 7700,
+            extra_contracts: Vec::new(),
+            params: ChainParams::default(),
+        }
+    }
+}
+
+/// What was created.
+#[derive(Clone, Debug)]
+pub struct Network {
+    pub dir: PathBuf,
+    pub genesis: Genesis,
+    /// `node.toml` of each node, in order.
+    pub node_configs: Vec<PathBuf>,
+    /// Admin key file of each organisation.
+    pub admin_keys: Vec<(String, PathBuf)>,
+}
+
+/// Write a key file readable only by its owner.
+pub fn write_key(path: &Path, key: &Keypair, label: &str) -> anyhow::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot create key file {} (it must not exist yet)", path.display()))?;
+    f.write_all(serde_json::to_string_pretty(&key.to_file(label))?.as_bytes())?;
+    Ok(())
+}
+
+/// Create the network directory.
+pub fn init(o: &InitOptions) -> anyhow::Result<Network> {
+    if o.nodes == 0 || o.nodes > 64 {
+        bail!("--nodes must be between 1 and 64");
+    }
+    if o.orgs.is_empty() {
+        bail!("--orgs must name at least one organisation");
+    }
+    for org in &o.orgs {
+        if !is_valid_name(org) {
+            bail!("organisation {org:?} must be 1-40 characters of a-z, 0-9 and -, starting with a letter");
+        }
+    }
+    if o.out.join("genesis.json").exists() {
+        bail!("{} already holds a network (genesis.json); choose another directory or remove it", o.out.display());
+    }
+    std::fs::create_dir_all(o.out.join("contracts"))?;
+    std::fs::create_dir_all(o.out.join("keys"))?;
+
+    let mut contracts = Vec::new();
+    let mut add = |name: &str, bytes: &[u8]| -> anyhow::Result<()> {
+        let file = format!("contracts/{name}.wasm");
+        std::fs::write(o.out.join(&file), bytes)?;
+        contracts.push(GenesisContract { name: name.to_string(), code_hash: phr_ledger::sha256(&[bytes]), file });
+        Ok(())
+    };
+    for (name, bytes) in phr_contracts::STANDARD {
+        add(name, bytes)?;
+    }
+    for (name, path) in &o.extra_contracts {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read contract {name} from {}", path.display()))?;
+        add(name, &bytes)?;
+    }
+
+    let mut orgs = Vec::new();
+    let mut admin_keys = Vec::new();
+    for name in &o.orgs {
+        let k = Keypair::generate();
+        let path = o.out.join("keys").join(format!("{name}-admin.key"));
+        write_key(&path, &k, &format!("{name} admin"))?;
+        orgs.push(Org { name: name.clone(), admins: vec![k.public_key()] });
+        admin_keys.push((name.clone(), path));
+    }
+
+    let port = |i: usize, offset: u16| if o.base_port == 0 { 0 } else { o.base_port + offset + i as u16 };
+    let mut nodes = Vec::new();
+    let mut node_configs = Vec::new();
+    for i in 0..o.nodes {
+        let id = format!("node{i}");
+        let dir = o.out.join(&id);
+        std::fs::create_dir_all(&dir)?;
+        let k = Keypair::generate();
+        write_key(&dir.join("node.key"), &k, &id)?;
+        let api_addr = format!("{}:{}", o.host, port(i, 0));
+        let peer_addr = format!("{}:{}", o.host, port(i, 100));
+        nodes.push(NodeInfo {
+            id: id.clone(),
+            org: o.orgs[i % o.orgs.len()].clone(),
+            public_key: k.public_key(),
+            api_addr: api_addr.clone(),
+            peer_addr,
+        });
+        let cfg = NodeConfig {
+            node_id: id.clone(),
+            genesis: PathBuf::from("../genesis.json"),
+            key_file: PathBuf::from("node.key"),
+            data_dir: PathBuf::from("data"),
+            api_addr,
+            sync_writes: true,
+            compile_cache: None,
+            mempool_capacity: 100_000,
+            block: BlockOverrides::default(),
+        };
+        let path = dir.join("node.toml");
+        std::fs::write(
+            &path,
+            format!("# Node {id} of this network. Paths are relative to this file.\n{}", toml::to_string(&cfg)?),
+        )?;
+        node_configs.push(path);
+    }
+
+    let chain_id = o.chain_id.clone().unwrap_or_else(|| format!("phr-{}", &Keypair::generate().id().to_hex()[..8]));
+    let genesis_time_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as u64;
+    let genesis = Genesis { chain_id, genesis_time_ms, orgs, nodes, params: o.params.clone(), contracts };
+    genesis.validate()?;
+    std::fs::write(o.out.join("genesis.json"), serde_json::to_string_pretty(&genesis)?)?;
+    Ok(Network { dir: o.out.clone(), genesis, node_configs, admin_keys })
+}

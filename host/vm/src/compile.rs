@@ -1,0 +1,124 @@
+//! Validation and compilation of contract components.
+
+use crate::bindings::{plain::ContractPre, upgradable::UpgradableContractPre};
+use crate::call::CallContext;
+use crate::host::{HostEnv, HostState};
+use crate::{cache, limits, Vm};
+use phr_ledger::{sha256, Hash32};
+use std::sync::Arc;
+use wasmtime::component::types::ComponentItem;
+use wasmtime::component::Component;
+use wasmtime::{Store, StoreLimitsBuilder};
+
+/// The only imports a contract may have.
+pub const ALLOWED_IMPORTS: [&str; 2] = ["phr:chaincode/types@0.1.0", "phr:chaincode/host@0.1.0"];
+
+/// Why a component cannot be a contract. Deterministic: every node rejects the
+/// same bytes with the same error.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CompileError {
+    #[error("component is {size} bytes; the limit is {max}")]
+    TooLarge { size: usize, max: usize },
+    #[error("not a valid WebAssembly component: {0}")]
+    Invalid(String),
+    #[error("import `{0}` is not allowed: a contract may import only {allowed}", allowed = ALLOWED_IMPORTS.join(" and "))]
+    ForbiddenImport(String),
+    #[error("does not match the phr:chaincode `contract` world: {0}")]
+    WrongWorld(String),
+    #[error("cannot be instantiated within the VM's limits: {0}")]
+    WontInstantiate(String),
+}
+
+pub(crate) enum Pre<E: HostEnv> {
+    Plain(ContractPre<HostState<E>>),
+    Upgradable(UpgradableContractPre<HostState<E>>),
+}
+
+/// A validated, compiled, pre-instantiated contract. Instantiating it for a
+/// call is cheap (pooled memory, copy-on-write data).
+pub struct CompiledContract<E: HostEnv> {
+    pub code_hash: Hash32,
+    /// Size of the component in bytes.
+    pub size: usize,
+    /// Whether the component exports `migrate`.
+    pub has_migrate: bool,
+    pub(crate) pre: Pre<E>,
+}
+
+impl<E: HostEnv> std::fmt::Debug for CompiledContract<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompiledContract")
+            .field("code_hash", &self.code_hash)
+            .field("size", &self.size)
+            .field("has_migrate", &self.has_migrate)
+            .finish()
+    }
+}
+
+impl<E: HostEnv> Vm<E> {
+    /// Validate and compile a contract component. Compiled code is taken from and
+    /// put into the on-disk cache when one is configured.
+    pub fn compile(self: &Arc<Self>, bytes: &[u8]) -> Result<Arc<CompiledContract<E>>, CompileError> {
+        if bytes.len() > limits::MAX_COMPONENT_BYTES {
+            return Err(CompileError::TooLarge { size: bytes.len(), max: limits::MAX_COMPONENT_BYTES });
+        }
+        let code_hash = sha256(&[bytes]);
+        let component = match cache::load(self.config.cache_dir.as_deref(), &self.engine, &code_hash) {
+            Some(c) => c,
+            None => {
+                let c = Component::new(&self.engine, bytes).map_err(|e| CompileError::Invalid(format!("{e:#}")))?;
+                cache::store(self.config.cache_dir.as_deref(), &c, &code_hash);
+                c
+            }
+        };
+        let ty = component.component_type();
+        for (name, _) in ty.imports(&self.engine) {
+            if !ALLOWED_IMPORTS.contains(&name) {
+                return Err(CompileError::ForbiddenImport(name.to_string()));
+            }
+        }
+        let has_migrate = ty
+            .exports(&self.engine)
+            .any(|(n, item)| n == "migrate" && matches!(item.ty, ComponentItem::ComponentFunc(_)));
+        let instance_pre =
+            self.linker.instantiate_pre(&component).map_err(|e| CompileError::WrongWorld(format!("{e:#}")))?;
+        let pre = if has_migrate {
+            Pre::Upgradable(
+                UpgradableContractPre::new(instance_pre).map_err(|e| CompileError::WrongWorld(format!("{e:#}")))?,
+            )
+        } else {
+            Pre::Plain(ContractPre::new(instance_pre).map_err(|e| CompileError::WrongWorld(format!("{e:#}")))?)
+        };
+        let compiled = CompiledContract { code_hash, size: bytes.len(), has_migrate, pre };
+        self.trial_instantiate(&compiled)?;
+        Ok(Arc::new(compiled))
+    }
+
+    /// Instantiate once without calling anything, so that a contract whose
+    /// initial memory or tables exceed the limits is rejected now rather than at
+    /// its first call.
+    fn trial_instantiate(self: &Arc<Self>, c: &CompiledContract<E>) -> Result<(), CompileError> {
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(self.config.memory_limit_bytes)
+            .instances(16)
+            .memories(2)
+            .tables(8)
+            .build();
+        let state = HostState {
+            env: None,
+            ctx: CallContext::query("", 0, 0),
+            limits,
+            events: Vec::new(),
+            writes: 0,
+            vm: self.clone(),
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limits);
+        store.set_fuel(1_000_000).map_err(|e| CompileError::WontInstantiate(e.to_string()))?;
+        let r = match &c.pre {
+            Pre::Plain(p) => p.instantiate(&mut store).map(|_| ()),
+            Pre::Upgradable(p) => p.instantiate(&mut store).map(|_| ()),
+        };
+        r.map_err(|e| CompileError::WontInstantiate(format!("{e:#}")))
+    }
+}

@@ -1,0 +1,65 @@
+//! Engine settings: everything that could make two machines disagree is fixed here.
+
+use crate::VmFault;
+use std::path::PathBuf;
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig, WasmFeatures};
+
+/// Settings of the VM. `memory_limit_bytes` is consensus-critical and comes from
+/// the genesis; the others are local to the node.
+#[derive(Clone, Debug)]
+pub struct VmConfig {
+    /// Linear memory one instance may grow to; `memory.grow` beyond it fails.
+    pub memory_limit_bytes: usize,
+    /// Instances that may exist at once (block execution, nested calls, queries).
+    pub max_instances: u32,
+    /// Where compiled code is cached on disk, if anywhere.
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl Default for VmConfig {
+    fn default() -> Self {
+        VmConfig { memory_limit_bytes: 32 << 20, max_instances: 128, cache_dir: None }
+    }
+}
+
+/// Native stack a wasm call may use. Stack exhaustion depends on machine code,
+/// so a trap for it is charged all the transaction's fuel (see `call.rs`).
+pub(crate) const MAX_WASM_STACK: usize = 512 * 1024;
+
+pub(crate) fn engine(cfg: &VmConfig) -> Result<Engine, VmFault> {
+    let mut c = Config::new();
+    // Determinism: exactly this set of Wasm proposals, everything else off
+    // (no SIMD, no threads, no GC, no memory64, no async component model).
+    let allowed = WasmFeatures::MUTABLE_GLOBAL
+        | WasmFeatures::SATURATING_FLOAT_TO_INT
+        | WasmFeatures::SIGN_EXTENSION
+        | WasmFeatures::MULTI_VALUE
+        | WasmFeatures::BULK_MEMORY
+        | WasmFeatures::REFERENCE_TYPES
+        | WasmFeatures::FLOATS
+        | WasmFeatures::EXTENDED_CONST
+        | WasmFeatures::COMPONENT_MODEL;
+    c.wasm_features(WasmFeatures::all().difference(allowed), false);
+    c.wasm_features(allowed, true);
+    c.cranelift_nan_canonicalization(true);
+    // Metering: fuel by the pinned table; memory by the limiter and the pool.
+    c.consume_fuel(true);
+    c.operator_cost(crate::fuel::operator_costs());
+    c.max_wasm_stack(MAX_WASM_STACK);
+    // Speed.
+    c.cranelift_opt_level(OptLevel::Speed);
+    c.parallel_compilation(true);
+    c.wasm_backtrace_max_frames(None);
+    let mut pool = PoolingAllocationConfig::new();
+    pool.total_component_instances(cfg.max_instances);
+    pool.total_core_instances(cfg.max_instances * 4);
+    pool.total_memories(cfg.max_instances * 2);
+    pool.total_tables(cfg.max_instances * 4);
+    pool.max_memory_size(cfg.memory_limit_bytes);
+    pool.max_memories_per_module(1);
+    pool.max_core_instances_per_component(16);
+    pool.max_memories_per_component(2);
+    pool.max_tables_per_component(8);
+    c.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    Engine::new(&c).map_err(|e| VmFault::Setup(e.to_string()))
+}

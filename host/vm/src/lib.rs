@@ -1,0 +1,73 @@
+//! The contract VM: wasmtime's component model, configured so that the same
+//! code, arguments and state give the same result on every machine.
+//!
+//! - [`Vm::new`] builds one engine with the determinism rules of DESIGN.md: NaN
+//!   canonicalization, no SIMD, no threads, a fixed set of Wasm proposals, fuel
+//!   metering by a pinned cost table ([`fuel`]), a fixed memory limit.
+//! - [`Vm::compile`] validates a component (only our imports, the contract
+//!   exports, size limits), compiles it once per code hash (optionally through an
+//!   on-disk cache) and pre-instantiates it.
+//! - [`Vm::call`] runs `invoke`, `query` or `migrate` in a fresh pooled instance
+//!   against a [`HostEnv`] supplied by the executor. A trap, running out of fuel or
+//!   a contract error is an ordinary [`CallResult`]; only a fault of the node
+//!   itself (its storage) is an `Err`.
+//!
+//! ```no_run
+//! # fn demo<E: phr_vm::HostEnv>(env: E, component: &[u8]) -> Result<(), Box<dyn std::error::Error>> {
+//! use phr_vm::{Vm, VmConfig, Entry, CallContext};
+//! let vm = Vm::<E>::new(VmConfig::default())?;
+//! let contract = vm.compile(component)?;
+//! let ctx = CallContext::query("consent", 1, 0);
+//! let (outcome, _env) = vm.call(&contract, Entry::Query, "list", r#"{"patient":"..."}"#, ctx, env, 10_000_000)?;
+//! println!("{:?} used {} fuel", outcome.result, outcome.fuel_used);
+//! # Ok(()) }
+//! ```
+
+mod bindings;
+mod cache;
+mod call;
+mod compile;
+mod config;
+pub mod fuel;
+mod host;
+pub mod limits;
+
+pub use call::{CallContext, CallOutcome, CallResult, Entry};
+pub use compile::{CompileError, CompiledContract};
+pub use config::VmConfig;
+pub use host::{HistoryItem, HostEnv, HostFault, Rows};
+
+use std::sync::Arc;
+
+/// The VM: one engine, one linker with the host functions, and the settings
+/// every call uses. Cheap to share (`Arc`) across threads.
+pub struct Vm<E: HostEnv> {
+    pub(crate) engine: wasmtime::Engine,
+    pub(crate) linker: wasmtime::component::Linker<host::HostState<E>>,
+    pub(crate) config: VmConfig,
+}
+
+/// A failure of the node, not of a contract: the caller must stop.
+#[derive(Debug, thiserror::Error)]
+pub enum VmFault {
+    #[error("engine setup: {0}")]
+    Setup(String),
+    #[error("host state: {0}")]
+    Host(#[from] HostFault),
+    #[error("instantiating a validated contract failed: {0}")]
+    Instantiate(String),
+}
+
+impl<E: HostEnv> Vm<E> {
+    /// Build the engine and linker.
+    pub fn new(config: VmConfig) -> Result<Arc<Self>, VmFault> {
+        let engine = config::engine(&config)?;
+        let linker = host::linker::<E>(&engine)?;
+        Ok(Arc::new(Vm { engine, linker, config }))
+    }
+
+    /// The settings this VM runs with.
+    pub fn config(&self) -> &VmConfig {
+        &self.config
+    }
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints (warnings are errors), the contracts' own
+# tests, and every test of the node workspace, end-to-end tests included.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+source scripts/env.sh
+step() { printf '\n== %s\n' "$*" >&2; }
+
+step "format"
+cargo fmt --all -- --check
+cargo fmt --manifest-path contracts/Cargo.toml --all -- --check
+
+step "build"
+cargo build --release --locked --workspace --all-targets
+
+step "lint"
+cargo clippy --release --locked --workspace --all-targets -- -D warnings
+CARGO_TARGET_DIR="$CARGO_TARGET_DIR/wasm-contracts" \
+  cargo clippy --release --locked --manifest-path contracts/Cargo.toml --target wasm32-unknown-unknown --workspace -- -D warnings
+
+step "contract SDK tests"
+CARGO_TARGET_DIR="$CARGO_TARGET_DIR/contracts-native" \
+  cargo test --release --locked --manifest-path contracts/Cargo.toml --workspace
+
+step "tests"
+cargo test --release --locked --workspace

@@ -1,0 +1,51 @@
+//! A patient sees access to their data on the event stream as it happens, and
+//! can replay it from a past height.
+
+use crate::support::*;
+use futures::StreamExt;
+use serde_json::json;
+use std::time::Duration;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_patient_stream_shows_only_their_events_live_and_replayed() {
+    let net = Network::init(&[]);
+    let node = NodeProc::start(&net.node_config(0));
+    let c = node.client();
+    let alice = patient(&c).await;
+    let bob = patient(&c).await;
+    let a = alice.id().to_hex();
+    let doc = practitioner(&c, &net.admin("stmarys"), &["physician"]).await;
+    let live = c.events(Some(&a), None).await.unwrap();
+    futures::pin_mut!(live);
+
+    c.call(
+        &doc,
+        "record-anchor",
+        "anchor",
+        json!({"record_id": "b/1", "patient": bob.id(), "sha256": sha("b"), "class": "lab"}),
+    )
+    .await
+    .unwrap();
+    c.call(
+        &doc,
+        "record-anchor",
+        "anchor",
+        json!({"record_id": "a/1", "patient": a, "sha256": sha("a"), "class": "lab"}),
+    )
+    .await
+    .unwrap();
+    let ev = tokio::time::timeout(Duration::from_secs(10), live.next()).await.expect("event in time").unwrap();
+    assert_eq!(ev["name"], "record.anchored");
+    assert_eq!(ev["payload"]["record_id"], "a/1", "Bob's record must not reach Alice's stream");
+    assert!(ev["topics"].as_array().unwrap().iter().any(|t| t == &json!(a)));
+
+    // Replay from height 1: her enrolment first, then the anchor, nothing of Bob's.
+    let past = c.events(Some(&a), Some(1)).await.unwrap();
+    let names: Vec<String> = past.take(2).map(|e| e["name"].as_str().unwrap().to_string()).collect().await;
+    assert_eq!(names, ["identity.enrolled", "record.anchored"]);
+
+    // Metrics are exposed for Prometheus.
+    let m = reqwest::get(format!("{}/metrics", node.url)).await.unwrap().text().await.unwrap();
+    assert!(m.contains("phr_height{node=\"node0\"}"), "{m}");
+    assert!(m.contains("phr_txs_committed_total"), "{m}");
+}

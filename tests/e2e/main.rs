@@ -1,0 +1,10 @@
+//! End-to-end tests: real `phr` processes on loopback, driven over HTTP and
+//! through the command line.
+
+mod bad_input;
+mod cli;
+mod crash;
+mod demo;
+mod events;
+mod runaway;
+mod support;

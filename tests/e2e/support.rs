@@ -1,0 +1,150 @@
+//! Real `phr` node processes on loopback, for end-to-end tests.
+
+use phr_ledger::{KeyFile, Keypair};
+use phr_node::client::Client;
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const PHR: &str = env!("CARGO_BIN_EXE_phr");
+
+/// Compiled contract code shared by every node the tests start.
+pub fn compile_cache() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("phr-compile-cache")
+}
+
+/// Run `phr` with `args` to completion.
+pub fn phr(args: &[&str]) -> std::process::Output {
+    Command::new(PHR).args(args).env("PHR_COMPILE_CACHE", compile_cache()).output().expect("run phr")
+}
+
+/// A network directory made by `phr network init`.
+pub struct Network {
+    pub dir: tempfile::TempDir,
+}
+
+impl Network {
+    /// `phr network init` with free ports and `extra` arguments.
+    pub fn init(extra: &[&str]) -> Network {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("net");
+        let mut args = vec![
+            "network",
+            "init",
+            "--out",
+            out.to_str().unwrap(),
+            "--base-port",
+            "0",
+            "--orgs",
+            "stmarys,northclinic",
+        ];
+        args.extend_from_slice(extra);
+        let o = phr(&args);
+        assert!(o.status.success(), "network init failed: {}", String::from_utf8_lossy(&o.stderr));
+        Network { dir }
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.dir.path().join("net")
+    }
+
+    pub fn node_config(&self, i: usize) -> PathBuf {
+        self.path().join(format!("node{i}/node.toml"))
+    }
+
+    pub fn admin(&self, org: &str) -> Keypair {
+        load_key(&self.path().join(format!("keys/{org}-admin.key")))
+    }
+
+    pub fn admin_key_file(&self, org: &str) -> PathBuf {
+        self.path().join(format!("keys/{org}-admin.key"))
+    }
+
+    pub fn chain_id(&self) -> String {
+        let g: Value =
+            serde_json::from_str(&std::fs::read_to_string(self.path().join("genesis.json")).unwrap()).unwrap();
+        g["chain_id"].as_str().unwrap().to_string()
+    }
+}
+
+pub fn load_key(path: &Path) -> Keypair {
+    serde_json::from_str::<KeyFile>(&std::fs::read_to_string(path).unwrap()).unwrap().keypair().unwrap()
+}
+
+/// A `phr node start` process.
+pub struct NodeProc {
+    pub child: Child,
+    pub url: String,
+}
+
+impl NodeProc {
+    /// Start the node of `config` and wait until it serves.
+    pub fn start(config: &Path) -> NodeProc {
+        let mut child = Command::new(PHR)
+            .args(["node", "start", "--config", config.to_str().unwrap()])
+            .env("PHR_COMPILE_CACHE", compile_cache())
+            .env("PHR_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn phr node");
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let url = loop {
+            assert!(Instant::now() < deadline, "node did not start in time");
+            match lines.next() {
+                Some(Ok(line)) => {
+                    if let Some(url) = line.split("serving ").nth(1) {
+                        break url.trim().to_string();
+                    }
+                }
+                _ => panic!("node exited before serving: {:?}", child.wait()),
+            }
+        };
+        // Keep draining stdout so the node never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        NodeProc { child, url }
+    }
+
+    pub fn client(&self) -> Client {
+        Client::new(&self.url)
+    }
+
+    /// SIGKILL: no shutdown, no flush beyond what the node already did.
+    pub fn kill9(mut self) {
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGKILL);
+        }
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for NodeProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Enrol a new patient through `c`.
+pub async fn patient(c: &Client) -> Keypair {
+    let k = Keypair::generate();
+    c.call(&k, "identity", "enrol_patient", serde_json::json!({})).await.unwrap();
+    k
+}
+
+/// Enrol a practitioner of `admin`'s organisation.
+pub async fn practitioner(c: &Client, admin: &Keypair, roles: &[&str]) -> Keypair {
+    let k = Keypair::generate();
+    c.call(admin, "identity", "enrol_practitioner", serde_json::json!({"public_key": k.public_key(), "roles": roles}))
+        .await
+        .unwrap();
+    k
+}
+
+pub fn sha(s: &str) -> String {
+    phr_ledger::sha256(&[s.as_bytes()]).to_hex()
+}
