@@ -111,7 +111,7 @@ macro_rules! export_contract {
                     <$ty as $crate::Contract>::migrate(&from).map_err($crate::bindings::to_wit)
                 }
             }
-            $crate::bindings::__export_bindings!(__PhrExport with_types_in $crate::bindings);
+    $crate::bindings::__export_bindings!(__PhrExport with_types_in $crate::bindings);
         };
     };
 }

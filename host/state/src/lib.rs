@@ -120,3 +120,6 @@ impl StateDb {
         self.db.cf_handle(name).expect("column families are created at open")
     }
 }
+
+#[cfg(test)]
+mod tests;

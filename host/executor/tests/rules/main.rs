@@ -8,3 +8,4 @@ mod identity;
 mod record;
 mod runaway;
 mod support;
+mod validation;
