@@ -4,10 +4,13 @@
 # Safe to run again: it only installs what is missing.
 set -euo pipefail
 
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 need_apt=()
-command -v clang >/dev/null 2>&1 || need_apt+=(clang)
-if ! ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 && ! ls /usr/lib/x86_64-linux-gnu/libclang*.so* >/dev/null 2>&1; then
-  need_apt+=(libclang-dev)
+if command -v dpkg-query >/dev/null 2>&1; then
+  installed clang || need_apt+=(clang)
+  installed libclang-dev || need_apt+=(libclang-dev)
+else
+  command -v clang >/dev/null 2>&1 || { echo "setup: install clang and libclang (development files) with your package manager" >&2; exit 1; }
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]}" >&2

@@ -3,8 +3,9 @@
 //!
 //! The nested build uses its own target directory beside this build's
 //! (`<target>/wasm-contracts`), so it never contends for this build's lock and
-//! stays warm across builds. Paths are remapped so the components' bytes (and
-//! so their code hashes) do not depend on where the repository is checked out.
+//! stays warm across builds. The components' bytes, and so their code hashes, do
+//! not depend on where the repository is checked out: cargo compiles workspace
+//! members with relative paths, and the registry's path is remapped.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -27,11 +28,9 @@ fn main() {
     let cargo_home = std::env::var("CARGO_HOME")
         .map(PathBuf::from)
         .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cargo"));
-    let flags = [
-        format!("--remap-path-prefix={}=/phr", root.display()),
-        format!("--remap-path-prefix={}=/cargo", cargo_home.display()),
-    ]
-    .join("\x1f");
+    // Workspace members are compiled with paths relative to contracts/, so only the
+    // registry's absolute path needs remapping for the bytes not to depend on the machine.
+    let flags = format!("--remap-path-prefix={}=/cargo", cargo_home.display());
     let status = Command::new(&cargo)
         .args(["build", "--release", "--locked", "--target", "wasm32-unknown-unknown", "--manifest-path"])
         .arg(contracts.join("Cargo.toml"))

@@ -193,4 +193,15 @@ async fn bad_queries_and_routes_get_clear_errors() {
     assert_eq!(r.status().as_u16(), 400);
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["error"]["code"], "malformed");
+    // Errors of the HTTP layer itself are JSON too, with a reason.
+    let huge = vec![b'x'; 1 << 20];
+    let r = reqwest::Client::new().post(format!("{}/v1/txs", node.url)).body(huge).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 413);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "too-large");
+    let r = reqwest::Client::new().post(format!("{}/v1/txs?wait=maybe", node.url)).body("{}").send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    let v: Value = r.json().await.unwrap();
+    assert!(v["error"]["message"].as_str().unwrap().contains("query parameters"), "{v}");
+    assert!(c.status().await.is_ok(), "the node keeps serving");
 }

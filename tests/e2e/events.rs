@@ -44,6 +44,23 @@ async fn the_patient_stream_shows_only_their_events_live_and_replayed() {
     let names: Vec<String> = past.take(2).map(|e| e["name"].as_str().unwrap().to_string()).collect().await;
     assert_eq!(names, ["identity.enrolled", "record.anchored"]);
 
+    // A client that reconnects with Last-Event-ID gets what came after, not again what it saw.
+    c.call(&doc, "record-anchor", "amend", json!({"record_id": "a/1", "sha256": sha("a2"), "reason": "fix"}))
+        .await
+        .unwrap();
+    let last_seen = format!("{}:{}:{}", ev["height"], ev["tx_index"], ev["event_index"]);
+    let resp = reqwest::Client::new()
+        .get(format!("{}/v1/events?topic={a}", node.url))
+        .header("Last-Event-ID", last_seen)
+        .send()
+        .await
+        .unwrap();
+    use eventsource_stream::Eventsource;
+    let mut resumed = resp.bytes_stream().eventsource();
+    let next =
+        tokio::time::timeout(Duration::from_secs(10), resumed.next()).await.expect("event in time").unwrap().unwrap();
+    assert_eq!(next.event, "record.amended", "resumed after the anchor: {}", next.data);
+
     // Metrics are exposed for Prometheus.
     let m = reqwest::get(format!("{}/metrics", node.url)).await.unwrap().text().await.unwrap();
     assert!(m.contains("phr_height{node=\"node0\"}"), "{m}");

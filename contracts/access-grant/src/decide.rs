@@ -24,6 +24,9 @@ pub struct RequestArgs {
     reason: Option<String>,
 }
 
+/// What a grant may be for: reading data held elsewhere.
+pub(crate) const READ_ACTIONS: &[&str] = &["access", "use", "disclose"];
+
 fn access_action() -> String {
     "access".to_string()
 }
@@ -102,6 +105,7 @@ pub fn request(a: RequestArgs) -> Result<AccessView> {
     if a.purpose == "ETREAT" {
         return Err(Error::bad_request("emergency treatment goes through `break_glass`, not `request`"));
     }
+    validate::one_of("action", &a.action, READ_ACTIONS)?;
     if let Some(r) = &a.reason {
         validate::note("reason", r, 200)?;
     }
@@ -129,6 +133,8 @@ pub fn request(a: RequestArgs) -> Result<AccessView> {
         duration_ms,
         review: None,
         request_tx: tx_id(),
+        revoked_at_ms: None,
+        revoked_tx: None,
     };
     let e = evaluate(&requester, &access)?;
     access.decision_reason = e.reason;
@@ -172,7 +178,7 @@ fn load_as_patient(id: &str, what: &str) -> Result<Access> {
 pub fn approve(a: ApproveArgs) -> Result<AccessView> {
     let mut access = load_as_patient(&a.access_id, "approve")?;
     if access.status != Status::Pending {
-        return Err(Error::conflict(format!("{} is {:?}, not pending", access.id, access.status).to_lowercase()));
+        return Err(Error::conflict(format!("{} is {}, not pending", access.id, access.status.name())));
     }
     let duration = match a.duration_ms {
         Some(_) => grant_duration(a.duration_ms)?,
@@ -225,5 +231,7 @@ pub fn revoke(a: RevokeArgs) -> Result<AccessView> {
     }
     access.status = Status::Revoked;
     access.decision_reason = "revoked by the patient".to_string();
+    access.revoked_at_ms = Some(now_ms());
+    access.revoked_tx = Some(tx_id());
     Ok(update_and_emit(&access, "access.revoked"))
 }

@@ -2,7 +2,7 @@
 
 use crate::decide::still_permitted;
 use crate::model::{Agent, Disclosure, DisclosureAuth, Status};
-use crate::{load, resolve_target};
+use crate::{load, record_info, resolve_target};
 use phr_sdk::prelude::*;
 
 fn disclosure_prefix(patient: &str) -> Key {
@@ -39,7 +39,7 @@ pub fn record_access(a: RecordAccessArgs) -> Result<Disclosure> {
     let now = now_ms();
     match access.status_at(now) {
         Status::Active => {}
-        s => return Err(Error::denied(format!("{} is {s:?}, not an active grant", access.id).to_lowercase())),
+        s => return Err(Error::denied(format!("{} is {}, not an active grant", access.id, s.name()))),
     }
     still_permitted(&access)?;
     validate::external_id("served_by", &a.served_by)?;
@@ -50,7 +50,12 @@ pub fn record_access(a: RecordAccessArgs) -> Result<Disclosure> {
         (Some(granted), Some(asked)) if *granted != asked => {
             return Err(Error::denied(format!("{} covers record {granted}, not {asked}", access.id)))
         }
-        (Some(granted), _) => granted.clone(),
+        (Some(granted), _) => {
+            if record_info(granted)?.status == "disposed" {
+                return Err(Error::denied(format!("record {granted} was disposed; there is nothing to disclose")));
+            }
+            granted.clone()
+        }
         (None, Some(asked)) => {
             let (class, _) = resolve_target(&access.patient, Some(&asked), None)?;
             if class != access.data_class {
@@ -100,27 +105,61 @@ pub fn record_access(a: RecordAccessArgs) -> Result<Disclosure> {
 #[serde(deny_unknown_fields)]
 pub struct DisclosuresArgs {
     patient: String,
+    /// Only disclosures recorded at or after this time.
     #[serde(default)]
     from_ms: Option<u64>,
+    /// Only disclosures recorded before this time.
     #[serde(default)]
     to_ms: Option<u64>,
+    /// Continue after this entry (the `next` of the previous page).
+    #[serde(default)]
+    after: Option<String>,
+    #[serde(default)]
+    limit: Option<u32>,
 }
 
 #[derive(Serialize)]
 pub struct Disclosures {
     patient: String,
     disclosures: Vec<Disclosure>,
+    /// Pass as `after` for the next page; absent on the last page.
+    next: Option<String>,
 }
 
-/// The patient's disclosures in time order, within `[from_ms, to_ms)` when given.
+/// A page cursor: the time and transaction of the last entry returned.
+fn cursor(d: &Disclosure) -> String {
+    format!("{}/{}", d.recorded_at_ms, d.tx_id)
+}
+
+/// The patient's disclosures in time order, within `[from_ms, to_ms)`, a page
+/// at a time.
 pub fn disclosures(a: DisclosuresArgs) -> Result<Disclosures> {
     validate::identity_id("patient", &a.patient)?;
-    let from = a.from_ms.unwrap_or(0);
-    let to = a.to_ms.unwrap_or(u64::MAX);
-    let disclosures = scan_prefix::<Disclosure>(&disclosure_prefix(&a.patient), None, 1000)
-        .into_iter()
-        .map(|(_, d)| d)
-        .filter(|d| d.recorded_at_ms >= from && d.recorded_at_ms < to)
-        .collect();
-    Ok(Disclosures { patient: a.patient, disclosures })
+    let limit = page_limit(a.limit, 200, 1000)?;
+    let prefix = disclosure_prefix(&a.patient);
+    let start = match &a.after {
+        Some(c) => {
+            let (ms, tx) = c
+                .split_once('/')
+                .and_then(|(ms, tx)| Some((ms.parse::<u64>().ok()?, tx)))
+                .ok_or_else(|| Error::bad_request("`after` must be a cursor returned as `next`"))?;
+            let mut k = prefix.clone().num(ms).part(tx).as_bytes().to_vec();
+            k.push(0);
+            k
+        }
+        None => prefix.clone().num(a.from_ms.unwrap_or(0)).as_bytes().to_vec(),
+    };
+    let end = match a.to_ms {
+        Some(t) => prefix.clone().num(t),
+        None => Key::from_bytes(prefix.prefix_end()),
+    };
+    let mut disclosures: Vec<Disclosure> =
+        scan_range::<Disclosure>(&Key::from_bytes(start), &end, limit + 1).into_iter().map(|(_, d)| d).collect();
+    let next = if disclosures.len() > limit as usize {
+        disclosures.truncate(limit as usize);
+        disclosures.last().map(cursor)
+    } else {
+        None
+    };
+    Ok(Disclosures { patient: a.patient, disclosures, next })
 }

@@ -1,6 +1,7 @@
 //! Break-glass: emergency access now, review later.
 
 use crate::model::{Access, AccessView, AuthKind, Authorization, Requester, Review, ReviewStatus, Status};
+use crate::queries::AccessList;
 use crate::{insert, load, new_id, open_review_key, resolve_target, update_and_emit, BREAK_GLASS_WINDOW_MS};
 use phr_sdk::prelude::*;
 
@@ -50,6 +51,8 @@ pub fn break_glass(a: BreakGlassArgs) -> Result<AccessView> {
         duration_ms: BREAK_GLASS_WINDOW_MS,
         review: Some(Review { status: ReviewStatus::Open, reviewer: None, note: None, reviewed_at_ms: None }),
         request_tx: tx_id(),
+        revoked_at_ms: None,
+        revoked_tx: None,
     };
     insert(&access);
     put(&open_review_key(&org).part(&access.id), &());
@@ -106,20 +109,15 @@ pub fn review(a: ReviewArgs) -> Result<AccessView> {
 #[serde(deny_unknown_fields)]
 pub struct OpenReviewsArgs {
     org: String,
+    #[serde(default)]
+    after: Option<String>,
+    #[serde(default)]
+    limit: Option<u32>,
 }
 
-#[derive(Serialize)]
-pub struct OpenReviews {
-    accesses: Vec<AccessView>,
-}
-
-pub fn open_reviews(a: OpenReviewsArgs) -> Result<OpenReviews> {
+/// Break-glass accesses of an organisation still awaiting review, a page at a time.
+pub fn open_reviews(a: OpenReviewsArgs) -> Result<AccessList> {
     validate::slug("org", &a.org)?;
-    let now = now_ms();
-    let accesses = index_ids(&open_review_key(&a.org), 1000)
-        .iter()
-        .filter_map(|id| load(id).ok())
-        .map(|acc| AccessView::of(&acc, now))
-        .collect();
-    Ok(OpenReviews { accesses })
+    let limit = page_limit(a.limit, 100, 500)?;
+    Ok(crate::queries::page(&open_review_key(&a.org), a.after.as_deref(), limit, None))
 }

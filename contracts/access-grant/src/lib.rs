@@ -100,14 +100,14 @@ fn new_id() -> String {
 
 /// The record an access refers to, as the record-anchor contract knows it.
 #[derive(Clone, Debug, Deserialize)]
-struct RecordInfo {
+pub(crate) struct RecordInfo {
     patient: String,
     class: String,
     security_label: String,
-    status: String,
+    pub status: String,
 }
 
-fn record_info(record_id: &str) -> Result<RecordInfo> {
+pub(crate) fn record_info(record_id: &str) -> Result<RecordInfo> {
     #[derive(Serialize)]
     struct Args<'a> {
         record_id: &'a str,

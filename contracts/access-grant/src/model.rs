@@ -86,6 +86,23 @@ pub struct Access {
     pub duration_ms: u64,
     pub review: Option<Review>,
     pub request_tx: String,
+    /// When and by which transaction the patient revoked the grant.
+    #[serde(default)]
+    pub revoked_at_ms: Option<u64>,
+    #[serde(default)]
+    pub revoked_tx: Option<String>,
+}
+
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Active => "active",
+            Status::Denied => "denied",
+            Status::Revoked => "revoked",
+            Status::Expired => "expired",
+        }
+    }
 }
 
 impl Access {

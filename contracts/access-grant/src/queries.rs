@@ -2,7 +2,7 @@
 
 use crate::decide::still_permitted;
 use crate::model::{AccessView, Status};
-use crate::{by_patient_key, by_requester_key, load};
+use crate::{by_patient_key, by_requester_key, load, resolve_target};
 use phr_sdk::prelude::*;
 
 #[derive(Deserialize)]
@@ -15,20 +15,27 @@ pub fn get_access(a: IdArgs) -> Result<AccessView> {
     load(&a.access_id).map(|acc| AccessView::of(&acc, now_ms()))
 }
 
+/// A page of accesses.
 #[derive(Serialize)]
 pub struct AccessList {
     accesses: Vec<AccessView>,
+    /// Pass as `after` for the next page; absent on the last page.
+    next: Option<String>,
 }
 
-fn list(prefix: &Key, status: Option<Status>) -> AccessList {
+/// One page of the accesses listed under `index`, optionally only those whose
+/// status (at the current block time) is `status`. A filtered page may hold
+/// fewer than `limit` accesses while `next` is still set.
+pub(crate) fn page(index: &Key, after: Option<&str>, limit: u32, status: Option<Status>) -> AccessList {
     let now = now_ms();
-    let accesses = index_ids(prefix, 1000)
+    let (ids, next) = index_page(index, after, limit);
+    let accesses = ids
         .iter()
         .filter_map(|id| load(id).ok())
         .map(|acc| AccessView::of(&acc, now))
         .filter(|v| status.is_none_or(|s| v.effective_status == s))
         .collect();
-    AccessList { accesses }
+    AccessList { accesses, next }
 }
 
 #[derive(Deserialize)]
@@ -37,11 +44,16 @@ pub struct ByPatientArgs {
     patient: String,
     #[serde(default)]
     status: Option<Status>,
+    #[serde(default)]
+    after: Option<String>,
+    #[serde(default)]
+    limit: Option<u32>,
 }
 
 pub fn list_by_patient(a: ByPatientArgs) -> Result<AccessList> {
     validate::identity_id("patient", &a.patient)?;
-    Ok(list(&by_patient_key(&a.patient), a.status))
+    let limit = page_limit(a.limit, 100, 500)?;
+    Ok(page(&by_patient_key(&a.patient), a.after.as_deref(), limit, a.status))
 }
 
 #[derive(Deserialize)]
@@ -50,11 +62,16 @@ pub struct ByRequesterArgs {
     requester: String,
     #[serde(default)]
     status: Option<Status>,
+    #[serde(default)]
+    after: Option<String>,
+    #[serde(default)]
+    limit: Option<u32>,
 }
 
 pub fn list_by_requester(a: ByRequesterArgs) -> Result<AccessList> {
     validate::identity_id("requester", &a.requester)?;
-    Ok(list(&by_requester_key(&a.requester), a.status))
+    let limit = page_limit(a.limit, 100, 500)?;
+    Ok(page(&by_requester_key(&a.requester), a.after.as_deref(), limit, a.status))
 }
 
 #[derive(Deserialize)]
@@ -78,39 +95,47 @@ pub struct CheckResult {
 }
 
 /// Whether `grantee` holds a usable grant for the patient's record or data
-/// class now: active, unexpired, and still permitted by consent if consent gave it.
+/// class now: active, unexpired, for that record or its class, the record not
+/// disposed, and still permitted by consent if consent gave it.
 pub fn check(a: CheckArgs) -> Result<CheckResult> {
     validate::identity_id("grantee", &a.grantee)?;
     validate::identity_id("patient", &a.patient)?;
-    if a.record_id.is_none() && a.data_class.is_none() {
-        return Err(Error::bad_request("name a `record_id` or a `data_class`"));
-    }
+    // What is asked for: a record (its class and label looked up) or a class.
+    let (class, _) = resolve_target(&a.patient, a.record_id.as_deref(), a.data_class.as_deref())?;
     let now = now_ms();
     let mut last_refusal = None;
-    for id in index_ids(&by_requester_key(&a.grantee), 1000) {
-        let Ok(acc) = load(&id) else { continue };
-        if acc.patient != a.patient || acc.status_at(now) != Status::Active {
-            continue;
-        }
-        let covers = match (&acc.record_id, &a.record_id) {
-            (Some(granted), Some(asked)) => granted == asked,
-            (None, _) => a.data_class.as_deref().is_none_or(|c| c == acc.data_class),
-            (Some(_), None) => false,
-        };
-        if !covers {
-            continue;
-        }
-        match still_permitted(&acc) {
-            Ok(()) => {
-                return Ok(CheckResult {
-                    allowed: true,
-                    access_id: Some(acc.id.clone()),
-                    expires_at_ms: acc.expires_at_ms,
-                    break_glass: acc.break_glass,
-                    reason: acc.decision_reason,
-                })
+    let mut after: Option<String> = None;
+    loop {
+        let (ids, next) = index_page(&by_requester_key(&a.grantee), after.as_deref(), 200);
+        for id in ids {
+            let Ok(acc) = load(&id) else { continue };
+            if acc.patient != a.patient || acc.status_at(now) != Status::Active {
+                continue;
             }
-            Err(e) => last_refusal = Some(e.message),
+            let covers = match (&acc.record_id, &a.record_id) {
+                (Some(granted), Some(asked)) => granted == asked,
+                (Some(_), None) => false,
+                (None, _) => acc.data_class == class,
+            };
+            if !covers {
+                continue;
+            }
+            match still_permitted(&acc) {
+                Ok(()) => {
+                    return Ok(CheckResult {
+                        allowed: true,
+                        access_id: Some(acc.id.clone()),
+                        expires_at_ms: acc.expires_at_ms,
+                        break_glass: acc.break_glass,
+                        reason: acc.decision_reason,
+                    })
+                }
+                Err(e) => last_refusal = Some(e.message),
+            }
+        }
+        match next {
+            Some(n) => after = Some(n),
+            None => break,
         }
     }
     Ok(CheckResult {

@@ -5,8 +5,11 @@
 //! 2. If any matching provision denies, the answer is deny by that provision.
 //! 3. Else if any matching provision permits, permit by that provision.
 //! 4. Else the base decisions of the counted consents: any deny denies; else any
-//!    permit permits, except for very restricted (`V`) data, which only a
-//!    provision naming `V` can open.
+//!    permit permits.
+//!
+//! Very restricted (`V`) data opens only to a permit provision that names `V`
+//! in its security labels: neither a base permit nor a provision with no labels
+//! opens it. Deny provisions without labels apply to it as to anything.
 //! 5. With no consent counted, deny: nothing permits the access.
 //!
 //! Consents are taken in id order and provisions in their listed order, so the
@@ -77,7 +80,7 @@ pub(crate) fn evaluate(a: EvaluateArgs) -> Result<Evaluation> {
     validate::slug("data_class", &a.data_class)?;
     validate::one_of("security_label", &a.security_label, LABELS)?;
     let t = a.time_ms.unwrap_or_else(now_ms);
-    let consents: Vec<Consent> = crate::patient_consents(&a.patient)
+    let consents: Vec<Consent> = crate::active_consents(&a.patient)
         .into_iter()
         .filter(|c| c.status == Status::Active && c.period.as_ref().is_none_or(|p| p.contains(t)))
         .collect();
@@ -146,11 +149,16 @@ fn matches(p: &Provision, a: &EvaluateArgs, t: u64) -> bool {
             Actor::Role(r) => a.actor.roles.iter().any(|x| x == r),
         });
     let listed = |list: &[String], v: &str| list.is_empty() || list.iter().any(|x| x == v);
+    let label_ok = if a.security_label == "V" && p.kind == Decision::Permit {
+        p.security_labels.iter().any(|l| l == "V")
+    } else {
+        listed(&p.security_labels, &a.security_label)
+    };
     actor_ok
         && listed(&p.purposes, &a.purpose)
         && listed(&p.actions, &a.action)
         && listed(&p.data_classes, &a.data_class)
-        && listed(&p.security_labels, &a.security_label)
+        && label_ok
         && p.period.as_ref().is_none_or(|per| per.contains(t))
 }
 

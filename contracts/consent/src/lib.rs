@@ -42,6 +42,11 @@ fn by_patient_key(patient: &str) -> Key {
     Key::new("by-patient").part(patient)
 }
 
+/// The patient's active consents only: what evaluation reads.
+fn active_key(patient: &str) -> Key {
+    Key::new("active").part(patient)
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CreateArgs {
@@ -61,7 +66,7 @@ fn create(a: CreateArgs) -> Result<Consent> {
     for (i, p) in a.provisions.iter().enumerate() {
         p.validate(i)?;
     }
-    let active = active_ids(&patient.id);
+    let active = index_ids(&active_key(&patient.id), MAX_ACTIVE_PER_PATIENT as u32);
     if active.len() >= MAX_ACTIVE_PER_PATIENT {
         return Err(Error::conflict(format!(
             "patient already has {MAX_ACTIVE_PER_PATIENT} active consents; revoke one first"
@@ -86,6 +91,7 @@ fn create(a: CreateArgs) -> Result<Consent> {
     };
     put(&consent_key(&id), &consent);
     put(&by_patient_key(&patient.id).part(&id), &());
+    put(&active_key(&patient.id).part(&id), &());
     emit("consent.created", &[&patient.id], &consent);
     Ok(consent)
 }
@@ -109,6 +115,7 @@ fn revoke(a: IdArgs) -> Result<Consent> {
     consent.revoked_at_ms = Some(now_ms());
     consent.revoked_tx = Some(tx_id());
     put(&consent_key(&a.id), &consent);
+    delete(&active_key(&consent.patient).part(&a.id));
     emit("consent.revoked", &[&consent.patient], &consent);
     Ok(consent)
 }
@@ -123,29 +130,47 @@ struct ListArgs {
     patient: String,
     #[serde(default)]
     status: Option<Status>,
+    /// Continue after this consent id (the `next` of the previous page).
+    #[serde(default)]
+    after: Option<String>,
+    #[serde(default)]
+    limit: Option<u32>,
 }
 
 #[derive(Serialize)]
 struct ListResult {
     consents: Vec<Consent>,
+    /// Pass as `after` for the next page; absent on the last page.
+    next: Option<String>,
 }
 
+/// A patient's consents in id order, a page at a time. `status: active` reads
+/// the active index; `inactive` filters a page, which may then hold fewer than
+/// `limit` consents while `next` is still set.
 fn list(a: ListArgs) -> Result<ListResult> {
     validate::identity_id("patient", &a.patient)?;
-    let consents =
-        patient_consents(&a.patient).into_iter().filter(|c| a.status.is_none_or(|s| c.status == s)).collect();
-    Ok(ListResult { consents })
+    let limit = page_limit(a.limit, 100, 500)?;
+    let index = match a.status {
+        Some(Status::Active) => active_key(&a.patient),
+        _ => by_patient_key(&a.patient),
+    };
+    let (ids, next) = index_page(&index, a.after.as_deref(), limit);
+    let consents = ids
+        .iter()
+        .filter_map(|id| get::<Consent>(&consent_key(id)))
+        .filter(|c| a.status.is_none_or(|s| c.status == s))
+        .collect();
+    Ok(ListResult { consents, next })
 }
 
 fn load(id: &str) -> Result<Consent> {
     get(&consent_key(id)).ok_or_else(|| Error::not_found(format!("no consent {id}")))
 }
 
-/// All consents of a patient, in id order.
-pub(crate) fn patient_consents(patient: &str) -> Vec<Consent> {
-    index_ids(&by_patient_key(patient), 1000).iter().filter_map(|id| get::<Consent>(&consent_key(id))).collect()
-}
-
-fn active_ids(patient: &str) -> Vec<String> {
-    patient_consents(patient).into_iter().filter(|c| c.status == Status::Active).map(|c| c.id).collect()
+/// The active consents of a patient, in id order.
+pub(crate) fn active_consents(patient: &str) -> Vec<Consent> {
+    index_ids(&active_key(patient), MAX_ACTIVE_PER_PATIENT as u32)
+        .iter()
+        .filter_map(|id| get::<Consent>(&consent_key(id)))
+        .collect()
 }

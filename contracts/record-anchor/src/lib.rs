@@ -6,16 +6,17 @@
 //! off chain while its hashes stay. Anyone can verify a document against the
 //! anchored hash and follow a record's versions.
 //!
-//! Only a practitioner of the source organisation may amend or dispose of a
-//! record; patients cannot anchor records. Every change emits an event with the
+//! Practitioners anchor records for their organisation; only a practitioner or
+//! the admin of the source organisation may amend or dispose of a record;
+//! patients cannot anchor records. Every change emits an event with the
 //! patient as topic. Methods and their JSON are in `docs/contracts.md`.
 
 mod model;
 
-use model::{Record, RecordStatus, Source, VersionEntry, LABELS};
+use model::{RecordStatus, Source, VersionEntry, LABELS};
 use phr_sdk::prelude::*;
 
-pub use model::RecordView;
+pub use model::Record;
 
 /// The record-anchor contract.
 pub struct RecordAnchor;
@@ -66,7 +67,7 @@ fn normal() -> String {
     "N".to_string()
 }
 
-fn anchor(a: AnchorArgs) -> Result<RecordView> {
+fn anchor(a: AnchorArgs) -> Result<Record> {
     let (me, org) = caller().require_practitioner()?;
     validate::external_id("record_id", &a.record_id)?;
     validate::identity_id("patient", &a.patient)?;
@@ -81,7 +82,7 @@ fn anchor(a: AnchorArgs) -> Result<RecordView> {
     }
     let now = now_ms();
     let record = Record {
-        id: a.record_id.clone(),
+        record_id: a.record_id.clone(),
         patient: a.patient.clone(),
         sha256: a.sha256,
         class: a.class,
@@ -95,9 +96,8 @@ fn anchor(a: AnchorArgs) -> Result<RecordView> {
     };
     save(&record, "anchor", None);
     put(&by_patient_key(&a.patient).part(&a.record_id), &());
-    let view = RecordView::from(&record);
-    emit("record.anchored", &[&record.patient], &view);
-    Ok(view)
+    emit("record.anchored", &[&record.patient], &record);
+    Ok(record)
 }
 
 #[derive(Deserialize)]
@@ -112,7 +112,7 @@ struct AmendArgs {
     reason: String,
 }
 
-fn amend(a: AmendArgs) -> Result<RecordView> {
+fn amend(a: AmendArgs) -> Result<Record> {
     let mut record = load(&a.record_id)?;
     let me = require_source_org(&record, "amend")?;
     validate::sha256_hex("sha256", &a.sha256)?;
@@ -136,9 +136,8 @@ fn amend(a: AmendArgs) -> Result<RecordView> {
     record.source.author = me.id;
     record.updated_at_ms = now_ms();
     save(&record, "amend", Some(a.reason));
-    let view = RecordView::from(&record);
-    emit("record.amended", &[&record.patient], &view);
-    Ok(view)
+    emit("record.amended", &[&record.patient], &record);
+    Ok(record)
 }
 
 #[derive(Deserialize)]
@@ -148,7 +147,7 @@ struct DisposeArgs {
     reason: String,
 }
 
-fn dispose(a: DisposeArgs) -> Result<RecordView> {
+fn dispose(a: DisposeArgs) -> Result<Record> {
     let mut record = load(&a.record_id)?;
     let me = require_source_org(&record, "dispose of")?;
     validate::note("reason", &a.reason, 200)?;
@@ -162,9 +161,8 @@ fn dispose(a: DisposeArgs) -> Result<RecordView> {
     record.version += 1;
     record.source.author = me.id;
     save(&record, "dispose", Some(a.reason));
-    let view = RecordView::from(&record);
-    emit("record.disposed", &[&record.patient], &view);
-    Ok(view)
+    emit("record.disposed", &[&record.patient], &record);
+    Ok(record)
 }
 
 #[derive(Deserialize)]
@@ -173,8 +171,8 @@ struct IdArgs {
     record_id: String,
 }
 
-fn get_record(a: IdArgs) -> Result<RecordView> {
-    load(&a.record_id).map(|r| RecordView::from(&r))
+fn get_record(a: IdArgs) -> Result<Record> {
+    load(&a.record_id)
 }
 
 #[derive(Deserialize)]
@@ -224,20 +222,27 @@ fn history_of(a: IdArgs) -> Result<HistoryResult> {
 #[serde(deny_unknown_fields)]
 struct ListArgs {
     patient: String,
+    /// Continue after this record id (the `next` of the previous page).
+    #[serde(default)]
+    after: Option<String>,
+    #[serde(default)]
+    limit: Option<u32>,
 }
 
 #[derive(Serialize)]
 struct ListResult {
-    records: Vec<RecordView>,
+    records: Vec<Record>,
+    /// Pass as `after` for the next page; absent on the last page.
+    next: Option<String>,
 }
 
+/// A patient's records in id order, a page at a time.
 fn list_by_patient(a: ListArgs) -> Result<ListResult> {
     validate::identity_id("patient", &a.patient)?;
-    let records = index_ids(&by_patient_key(&a.patient), 1000)
-        .iter()
-        .filter_map(|id| get::<Record>(&record_key(id)).map(|r| RecordView::from(&r)))
-        .collect();
-    Ok(ListResult { records })
+    let limit = page_limit(a.limit, 100, 500)?;
+    let (ids, next) = index_page(&by_patient_key(&a.patient), a.after.as_deref(), limit);
+    let records = ids.iter().filter_map(|id| get::<Record>(&record_key(id))).collect();
+    Ok(ListResult { records, next })
 }
 
 fn load(id: &str) -> Result<Record> {
@@ -256,13 +261,13 @@ fn require_source_org(record: &Record, what: &str) -> Result<Caller> {
     } else {
         Err(Error::unauthorized(format!(
             "only a practitioner or admin of {} may {what} record {}",
-            record.source.org, record.id
+            record.source.org, record.record_id
         )))
     }
 }
 
 fn save(record: &Record, change: &str, reason: Option<String>) {
-    put(&record_key(&record.id), record);
+    put(&record_key(&record.record_id), record);
     let entry = VersionEntry {
         version: record.version,
         change: change.to_string(),
@@ -274,7 +279,7 @@ fn save(record: &Record, change: &str, reason: Option<String>) {
         tx_id: tx_id(),
         reason,
     };
-    put(&version_key(&record.id, record.version), &entry);
+    put(&version_key(&record.record_id, record.version), &entry);
 }
 
 fn all_versions(id: &str) -> Vec<VersionEntry> {

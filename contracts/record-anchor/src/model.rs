@@ -22,26 +22,9 @@ pub struct Source {
     pub device: Option<String>,
 }
 
-/// A record as stored.
+/// A record as stored and as returned.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
-    pub id: String,
-    pub patient: String,
-    pub sha256: String,
-    pub class: String,
-    pub security_label: String,
-    pub source: Source,
-    pub version: u32,
-    pub status: RecordStatus,
-    pub created_at_ms: u64,
-    pub updated_at_ms: u64,
-    pub disposed_at_ms: Option<u64>,
-}
-
-/// A record as returned by the contract (the same fields; a separate type so the
-/// stored shape can change without changing the interface).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RecordView {
     pub record_id: String,
     pub patient: String,
     pub sha256: String,
@@ -53,24 +36,6 @@ pub struct RecordView {
     pub created_at_ms: u64,
     pub updated_at_ms: u64,
     pub disposed_at_ms: Option<u64>,
-}
-
-impl From<&Record> for RecordView {
-    fn from(r: &Record) -> Self {
-        RecordView {
-            record_id: r.id.clone(),
-            patient: r.patient.clone(),
-            sha256: r.sha256.clone(),
-            class: r.class.clone(),
-            security_label: r.security_label.clone(),
-            source: r.source.clone(),
-            version: r.version,
-            status: r.status,
-            created_at_ms: r.created_at_ms,
-            updated_at_ms: r.updated_at_ms,
-            disposed_at_ms: r.disposed_at_ms,
-        }
-    }
 }
 
 /// One link of a record's version chain.

@@ -16,6 +16,11 @@ impl Key {
         Key(Vec::with_capacity(64)).part(table)
     }
 
+    /// A key from raw bytes, for example a scan bound built from other keys.
+    pub fn from_bytes(bytes: Vec<u8>) -> Self {
+        Key(bytes)
+    }
+
     /// Append a string part.
     pub fn part(mut self, part: &str) -> Self {
         for &b in part.as_bytes() {

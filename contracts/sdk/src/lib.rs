@@ -54,14 +54,16 @@ pub use env::{block_height, call, emit, log_info, now_ms, tx_id};
 pub use error::{Error, ErrorCode, Result};
 pub use key::Key;
 pub use router::Router;
-pub use state::{delete, exists, get, history, index_ids, put, scan_prefix, Version};
+pub use state::{
+    delete, exists, get, history, index_ids, index_page, page_limit, put, scan_prefix, scan_range, Version,
+};
 
 /// Everything a contract usually needs, in one import.
 pub mod prelude {
     pub use crate::validate;
     pub use crate::{
-        block_height, call, caller, delete, emit, exists, get, history, index_ids, now_ms, put, scan_prefix, tx_id,
-        Caller, CallerKind, Contract, Error, ErrorCode, Key, Result, Router,
+        block_height, call, caller, delete, emit, exists, get, history, index_ids, index_page, now_ms, page_limit, put,
+        scan_prefix, scan_range, tx_id, Caller, CallerKind, Contract, Error, ErrorCode, Key, Result, Router,
     };
     pub use serde::{Deserialize, Serialize};
 }

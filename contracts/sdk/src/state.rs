@@ -46,13 +46,55 @@ pub fn scan_prefix<T: DeserializeOwned>(prefix: &Key, after: Option<&[u8]>, limi
         .collect()
 }
 
+/// Up to `limit` entries with keys in `[start, end)`, in key order.
+pub fn scan_range<T: DeserializeOwned>(start: &Key, end: &Key, limit: u32) -> Vec<(Vec<u8>, T)> {
+    sys::scan(start.as_bytes(), end.as_bytes(), limit)
+        .into_iter()
+        .map(|(k, v)| {
+            let t = serde_json::from_slice(&v).unwrap_or_else(|e| panic!("corrupt state under {k:?}: {e}"));
+            (k, t)
+        })
+        .collect()
+}
+
 /// The ids listed in an index: the string part following `prefix` in each key
 /// under it, in key order, at most `limit`.
 pub fn index_ids(prefix: &Key, limit: u32) -> Vec<String> {
-    sys::scan(prefix.as_bytes(), &prefix.prefix_end(), limit)
+    index_page(prefix, None, limit).0
+}
+
+/// One page of an index: up to `limit` ids after the id `after` (exclusive),
+/// and the id to pass as `after` for the next page, if there is one.
+pub fn index_page(prefix: &Key, after: Option<&str>, limit: u32) -> (Vec<String>, Option<String>) {
+    let start = match after {
+        Some(a) => {
+            let mut s = prefix.clone().part(a).as_bytes().to_vec();
+            s.push(0);
+            s
+        }
+        None => prefix.as_bytes().to_vec(),
+    };
+    let mut ids: Vec<String> = sys::scan(&start, &prefix.prefix_end(), limit.saturating_add(1))
         .into_iter()
         .filter_map(|(k, _)| Key::part_after(prefix, &k))
-        .collect()
+        .collect();
+    let next = if ids.len() > limit as usize {
+        ids.truncate(limit as usize);
+        ids.last().cloned()
+    } else {
+        None
+    };
+    (ids, next)
+}
+
+/// A page size from a caller's `limit`: `default` when absent, at most `max`.
+pub fn page_limit(limit: Option<u32>, default: u32, max: u32) -> crate::Result<u32> {
+    match limit {
+        None => Ok(default),
+        Some(0) => Err(crate::Error::bad_request("`limit` must be positive")),
+        Some(l) if l > max => Err(crate::Error::bad_request(format!("`limit` may be at most {max}"))),
+        Some(l) => Ok(l),
+    }
 }
 
 /// One committed version of a key.

@@ -249,6 +249,9 @@ pub fn invoke(env: &mut TxEnv, call: IdentityCall<'_>, method: &str, args: &str)
             ok(&rec, vec![e])
         }
         "set_roles" | "revoke" => {
+            let Some(org) = admin_org(call.caller) else {
+                return err("unauthorized", "only an organisation admin may change a practitioner's enrolment");
+            };
             let (id, roles) = if method == "set_roles" {
                 let a = args!(SetRoles);
                 if let Err(m) = check_roles(&a.roles) {
@@ -257,9 +260,6 @@ pub fn invoke(env: &mut TxEnv, call: IdentityCall<'_>, method: &str, args: &str)
                 (a.id, Some(a.roles))
             } else {
                 (args!(IdArg).id, None)
-            };
-            let Some(org) = admin_org(call.caller) else {
-                return err("unauthorized", "only an organisation admin may change a practitioner's enrolment");
             };
             let Some(mut rec) = read::<IdentityRecord>(env, &record_key(&id))? else {
                 return err("not-found", format!("no identity {id} is enrolled"));
@@ -333,6 +333,11 @@ struct ListArgs {
     org: Option<String>,
     #[serde(default)]
     kind: Option<CallerKind>,
+    /// Continue after this identity id (the `next` of the previous page).
+    #[serde(default)]
+    after: Option<String>,
+    #[serde(default)]
+    limit: Option<u32>,
 }
 
 /// Execute a read-only identity method.
@@ -353,16 +358,31 @@ pub fn query(env: &mut TxEnv, method: &str, args: &str) -> Result<NativeOutcome,
                 Ok(a) => a,
                 Err(m) => return err("bad-request", m),
             };
-            let rows = env.scan(IDENTITY, b"id/", b"id0", 1000)?;
+            let limit = match a.limit {
+                None => 100,
+                Some(l) if (1..=1000).contains(&l) => l,
+                Some(_) => return err("bad-request", "`limit` must be between 1 and 1000"),
+            };
+            let mut start = b"id/".to_vec();
+            if let Some(after) = &a.after {
+                start.extend_from_slice(after.as_bytes());
+                start.push(0);
+            }
+            let mut rows = env.scan(IDENTITY, &start, b"id0", limit + 1)?;
+            let more = rows.len() > limit as usize;
+            rows.truncate(limit as usize);
             let mut out = Vec::new();
+            let mut last = None;
             for (_, v) in rows {
                 let r: IdentityRecord =
                     serde_json::from_slice(&v).map_err(|e| HostFault(format!("corrupt identity record: {e}")))?;
+                last = Some(r.id.clone());
                 if a.org.as_ref().is_none_or(|o| r.org.as_ref() == Some(o)) && a.kind.is_none_or(|k| r.kind == k) {
                     out.push(r);
                 }
             }
-            ok(&serde_json::json!({ "identities": out }), Vec::new())
+            let next = if more { last } else { None };
+            ok(&serde_json::json!({ "identities": out, "next": next }), Vec::new())
         }
         other => err("unknown-method", format!("no query `{other}`; queries here: get, list")),
     }

@@ -3,12 +3,11 @@
 //! the same run so that the figure can be read as a fraction of it.
 
 use crate::client::{sign, Client};
-use crate::config::NodeConfig;
-use crate::netinit::{self, InitOptions};
+use crate::netinit;
 use anyhow::{bail, Context};
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
-use phr_ledger::{KeyFile, Keypair};
+use phr_ledger::Keypair;
 use serde_json::json;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -76,18 +75,9 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
         bail!("--txs, --signers and --concurrency must be positive");
     }
     let tmp = tempfile::tempdir()?;
-    let net = netinit::init(&InitOptions {
-        out: tmp.path().join("network"),
-        nodes: 1,
-        orgs: vec!["bench".into()],
-        chain_id: Some("phr-bench".into()),
-        base_port: 0,
-        ..Default::default()
-    })?;
-    let cfg = NodeConfig::load(&net.node_configs[0])?;
-    let node = crate::server::start(cfg).await?;
+    let (net, node) = netinit::start_local(&tmp.path().join("network"), &["bench"], "phr-bench").await?;
     let client = Client::new(&node.url());
-    let admin: Keypair = serde_json::from_str::<KeyFile>(&std::fs::read_to_string(&net.admin_keys[0].1)?)?.keypair()?;
+    let admin = net.admin_key("bench")?;
 
     // The k256 reference, on an idle node.
     let verify_rate = tokio::task::spawn_blocking(|| k256_verify_rate(Duration::from_secs(2))).await?;

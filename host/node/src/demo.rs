@@ -3,11 +3,10 @@
 //! its outcome; the demo exits non-zero if the system did anything else.
 
 use crate::client::Client;
-use crate::config::NodeConfig;
-use crate::netinit::{self, InitOptions};
+use crate::netinit;
 use anyhow::{bail, Context};
 use futures::StreamExt;
-use phr_ledger::{KeyFile, Keypair};
+use phr_ledger::Keypair;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -159,11 +158,6 @@ impl Story {
     }
 }
 
-fn load_key(path: &std::path::Path) -> anyhow::Result<Keypair> {
-    let f: KeyFile = serde_json::from_str(&std::fs::read_to_string(path)?)?;
-    Ok(f.keypair()?)
-}
-
 fn sha_hex(data: &str) -> String {
     phr_ledger::sha256(&[data.as_bytes()]).to_hex()
 }
@@ -172,16 +166,7 @@ fn sha_hex(data: &str) -> String {
 pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let tmp = tempfile::tempdir()?;
     let dir = args.dir.clone().unwrap_or_else(|| tmp.path().join("network"));
-    let net = netinit::init(&InitOptions {
-        out: dir.clone(),
-        nodes: 1,
-        orgs: vec!["stmarys".into(), "northclinic".into(), "citylab".into()],
-        chain_id: Some("phr-demo".into()),
-        base_port: 0,
-        ..Default::default()
-    })?;
-    let cfg = NodeConfig::load(&net.node_configs[0])?;
-    let node = crate::server::start(cfg).await?;
+    let (net, node) = netinit::start_local(&dir, &["stmarys", "northclinic", "citylab"], "phr-demo").await?;
     let client = Client::new(&node.url());
 
     println!("PHR Ledger demo");
@@ -227,11 +212,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn story(net: &netinit::Network, client: Client) -> anyhow::Result<Vec<String>> {
-    let admin = |org: &str| -> anyhow::Result<Keypair> {
-        let (_, path) = net.admin_keys.iter().find(|(o, _)| o == org).context("admin key")?;
-        load_key(path)
-    };
-    let (stmarys, northclinic) = (admin("stmarys")?, admin("northclinic")?);
+    let (stmarys, northclinic) = (net.admin_key("stmarys")?, net.admin_key("northclinic")?);
     let alice = Keypair::generate();
     let bob = Keypair::generate();
     let carol = Keypair::generate();
@@ -451,7 +432,7 @@ async fn story(net: &netinit::Network, client: Client) -> anyhow::Result<Vec<Str
         let review = if e["authorization"]["break_glass"] == true {
             let acc =
                 s.client.query("access-grant", "get", &json!({"access_id": e["authorization"]["access_id"]})).await?;
-            format!(" (break-glass, review: {})", acc["review"]["status"].as_str().unwrap_or("?"))
+            format!(" (review: {})", acc["review"]["status"].as_str().unwrap_or("?"))
         } else {
             String::new()
         };

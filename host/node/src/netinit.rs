@@ -150,3 +150,36 @@ pub fn init(o: &InitOptions) -> anyhow::Result<Network> {
     std::fs::write(o.out.join("genesis.json"), serde_json::to_string_pretty(&genesis)?)?;
     Ok(Network { dir: o.out.clone(), genesis, node_configs, admin_keys })
 }
+
+impl Network {
+    /// The admin key of `org`.
+    pub fn admin_key(&self, org: &str) -> anyhow::Result<phr_ledger::Keypair> {
+        let (_, path) = self
+            .admin_keys
+            .iter()
+            .find(|(o, _)| o == org)
+            .with_context(|| format!("no organisation {org} in this network"))?;
+        let file: phr_ledger::KeyFile = serde_json::from_str(&std::fs::read_to_string(path)?)?;
+        Ok(file.keypair()?)
+    }
+}
+
+/// Create a one-node network in `dir` with free loopback ports and start its
+/// node in this process (for the demo and the benchmark).
+pub async fn start_local(
+    dir: &Path,
+    orgs: &[&str],
+    chain_id: &str,
+) -> anyhow::Result<(Network, crate::server::RunningNode)> {
+    let net = init(&InitOptions {
+        out: dir.to_path_buf(),
+        nodes: 1,
+        orgs: orgs.iter().map(|o| o.to_string()).collect(),
+        chain_id: Some(chain_id.to_string()),
+        base_port: 0,
+        ..Default::default()
+    })?;
+    let cfg = NodeConfig::load(&net.node_configs[0])?;
+    let node = crate::server::start(cfg).await?;
+    Ok((net, node))
+}

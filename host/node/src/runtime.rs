@@ -52,6 +52,8 @@ impl Waiters {
 pub struct StreamEvent {
     pub height: u64,
     pub tx_index: u32,
+    /// Index of the event within its transaction's receipt.
+    pub event_index: u32,
     pub tx_id: TxId,
     #[serde(flatten)]
     pub event: Event,
@@ -63,16 +65,23 @@ pub struct Applier {
     pub waiters: Arc<Waiters>,
     pub events: broadcast::Sender<Arc<StreamEvent>>,
     pub metrics: Arc<Metrics>,
+    /// For the periodic progress line: when it was last written, and the
+    /// transactions committed since.
+    pub progress: Mutex<(Instant, usize)>,
 }
+
+/// How often the node logs its progress.
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl Applier {
     fn publish(&self, b: &AppliedBlock) {
         let height = b.block.header.height;
         for (i, (id, r)) in b.tx_ids.iter().zip(&b.receipts).enumerate() {
-            for e in &r.events {
+            for (j, e) in r.events.iter().enumerate() {
                 let _ = self.events.send(Arc::new(StreamEvent {
                     height,
                     tx_index: i as u32,
+                    event_index: j as u32,
                     tx_id: *id,
                     event: e.clone(),
                 }));
@@ -90,6 +99,13 @@ impl BatchApplier for Applier {
             Ok(b) => {
                 self.metrics.block_applied(&b, started.elapsed());
                 tracing::debug!(height = b.block.header.height, txs = n, hash = %b.hash, "committed block");
+                let mut p = self.progress.lock();
+                p.1 += n;
+                if p.0.elapsed() >= PROGRESS_EVERY {
+                    tracing::info!(height = b.block.header.height, state_root = %b.state_root, "{} transactions committed in the last {:.0} s", p.1, p.0.elapsed().as_secs_f64());
+                    *p = (Instant::now(), 0);
+                }
+                drop(p);
                 self.publish(&b);
                 Ok(())
             }

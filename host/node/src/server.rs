@@ -92,6 +92,7 @@ pub async fn start(cfg: NodeConfig) -> anyhow::Result<RunningNode> {
         waiters: waiters.clone(),
         events: events.clone(),
         metrics: metrics.clone(),
+        progress: parking_lot::Mutex::new((Instant::now(), 0)),
     });
     let sequencer = Arc::new(SoloSequencer::new(applier));
     let p = &genesis.params;

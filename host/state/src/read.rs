@@ -49,48 +49,19 @@ impl StateDb {
     /// The value of `key` as of `at` (every write up to and including it).
     pub fn get_at(&self, ns: &str, key: &[u8], at: Point) -> Result<Option<Versioned>> {
         // Fast path: the latest value is old enough.
-        let latest = self.get(ns, key)?;
-        match &latest {
-            None => {
-                // Absent now; it may have existed at `at` and been deleted since.
-                if self.last_version(ns, key)?.is_none_or(|v| (v.0, v.1) <= (at.height, at.tx_index)) {
-                    return Ok(None);
-                }
+        if let Some(v) = self.get(ns, key)? {
+            if v.version <= (at.height, at.tx_index) {
+                return Ok(Some(v));
             }
-            Some(v) if v.version <= (at.height, at.tx_index) => return Ok(latest),
-            Some(_) => {}
         }
-        let prefix = version_prefix(ns, key);
-        let seek = version_key(ns, key, at.height, at.tx_index);
-        let mut it = self.db.raw_iterator_cf(self.cf(CF_VERSIONS));
-        it.seek_for_prev(&seek);
-        if !it.valid() {
-            it.status()?;
-            return Ok(None);
-        }
-        let k = it.key().expect("valid iterator has a key");
-        if !k.starts_with(&prefix) {
-            return Ok(None);
-        }
-        let (h, i) = crate::keys::parse_position(&k[prefix.len()..]).ok_or_else(|| corrupt("version key", "short"))?;
-        let value = decode_version_value(it.value().expect("valid iterator has a value"))?;
-        Ok(value.map(|value| Versioned { version: (h, i), value }))
+        Ok(self
+            .version_at(ns, key, at)?
+            .and_then(|h| h.value.map(|value| Versioned { version: (h.height, h.tx_index), value })))
     }
 
-    fn last_version(&self, ns: &str, key: &[u8]) -> Result<Option<(u64, u32)>> {
-        let prefix = version_prefix(ns, key);
-        let mut it = self.db.raw_iterator_cf(self.cf(CF_VERSIONS));
-        let end = prefix_end(&prefix).expect("version prefixes end in 0x01");
-        it.seek_for_prev(&end);
-        if !it.valid() {
-            it.status()?;
-            return Ok(None);
-        }
-        let k = it.key().expect("valid iterator has a key");
-        if !k.starts_with(&prefix) {
-            return Ok(None);
-        }
-        Ok(crate::keys::parse_position(&k[prefix.len()..]))
+    /// The newest version of `key` at or before `at`, deletions included.
+    fn version_at(&self, ns: &str, key: &[u8], at: Point) -> Result<Option<HistoryEntry>> {
+        Ok(self.history(ns, key, 1, at)?.pop())
     }
 
     /// Latest committed entries of `ns` with keys in `[start, end)` (empty `end`:

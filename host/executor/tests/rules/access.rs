@@ -217,4 +217,120 @@ fn requests_are_checked_against_the_record() {
         json!({"patient": id(&alice), "data_class": "lab", "purpose": "TREAT"}),
         "unauthorized",
     );
+    // Grants are for reading: `correct` is refused.
+    let carol = w.carol.clone();
+    let m = w.c.rejected(
+        &carol,
+        "access-grant",
+        "request",
+        json!({"patient": id(&alice), "record_id": "stmarys/lab/1", "purpose": "TREAT", "action": "correct"}),
+        "bad-request",
+    );
+    assert!(m.contains("action"), "{m}");
+}
+
+#[test]
+fn a_class_grant_covers_records_of_that_class_only_and_disposed_records_are_not_disclosed() {
+    let mut w = world();
+    let (alice, carol, anchorer) = (w.alice.clone(), w.carol.clone(), w.anchorer.clone());
+    w.c.ok(
+        &anchorer,
+        "record-anchor",
+        "anchor",
+        json!({"record_id": "stmarys/img/1", "patient": id(&alice), "sha256": sha("xray"), "class": "imaging"}),
+    );
+    w.c.ok(&alice, "consent", "create", json!({"decision": "permit"}));
+    let g = w.c.ok(
+        &carol,
+        "access-grant",
+        "request",
+        json!({"patient": id(&alice), "data_class": "lab", "purpose": "TREAT"}),
+    );
+    assert_eq!(g["status"], "active");
+    let chk = |c: &Chain, record: &str| {
+        c.query("access-grant", "check", json!({"grantee": id(&carol), "patient": id(&alice), "record_id": record}))
+    };
+    assert_eq!(chk(&w.c, "stmarys/lab/1")["allowed"], true);
+    assert_eq!(chk(&w.c, "stmarys/img/1")["allowed"], false, "a lab grant does not cover imaging");
+    let bob = w.c.patient();
+    let out =
+        w.c.exec
+            .query(
+                "access-grant",
+                "check",
+                &json!({"grantee": id(&carol), "patient": id(&bob), "record_id": "stmarys/lab/1"}).to_string(),
+            )
+            .unwrap();
+    assert!(
+        matches!(out.result, phr_vm::CallResult::Err { ref code, .. } if code == "bad-request"),
+        "{:?}",
+        out.result
+    );
+    w.c.rejected(
+        &carol,
+        "access-grant",
+        "record_access",
+        json!({"access_id": g["id"], "record_id": "stmarys/img/1", "served_by": "node0"}),
+        "denied",
+    );
+
+    // A grant for one record: once the record is disposed, nothing is disclosed.
+    let one = w.c.ok(
+        &carol,
+        "access-grant",
+        "request",
+        json!({"patient": id(&alice), "record_id": "stmarys/img/1", "purpose": "TREAT"}),
+    );
+    w.c.ok(&anchorer, "record-anchor", "dispose", json!({"record_id": "stmarys/img/1", "reason": "retention"}));
+    let m = w.c.rejected(
+        &carol,
+        "access-grant",
+        "record_access",
+        json!({"access_id": one["id"], "served_by": "node0"}),
+        "denied",
+    );
+    assert!(m.contains("disposed"), "{m}");
+    // Revocation records when it happened.
+    let r = w.c.ok(&alice, "access-grant", "revoke", json!({"access_id": g["id"]}));
+    assert!(r["revoked_at_ms"].as_u64().is_some() && r["revoked_tx"].as_str().is_some(), "{r}");
+}
+
+#[test]
+fn disclosures_are_read_by_time_range_a_page_at_a_time() {
+    let mut w = world();
+    let (alice, carol) = (w.alice.clone(), w.carol.clone());
+    w.c.ok(&alice, "consent", "create", json!({"decision": "permit"}));
+    let g = w.c.ok(
+        &carol,
+        "access-grant",
+        "request",
+        json!({"patient": id(&alice), "record_id": "stmarys/lab/1", "purpose": "TREAT"}),
+    );
+    let mut times = Vec::new();
+    for _ in 0..4 {
+        let d = w.c.ok(&carol, "access-grant", "record_access", json!({"access_id": g["id"], "served_by": "node0"}));
+        times.push(d["recorded_at_ms"].as_u64().unwrap());
+    }
+    let p = id(&alice);
+    let all = w.c.query("access-grant", "disclosures", json!({"patient": p}));
+    assert_eq!(all["disclosures"].as_array().unwrap().len(), 4);
+    let mid = w.c.query("access-grant", "disclosures", json!({"patient": p, "from_ms": times[1], "to_ms": times[3]}));
+    let got: Vec<u64> =
+        mid["disclosures"].as_array().unwrap().iter().map(|d| d["recorded_at_ms"].as_u64().unwrap()).collect();
+    assert_eq!(got, &times[1..3]);
+    let mut after: Option<String> = None;
+    let mut paged = Vec::new();
+    loop {
+        let mut args = json!({"patient": p, "limit": 3});
+        if let Some(a) = &after {
+            args["after"] = json!(a);
+        }
+        let page = w.c.query("access-grant", "disclosures", args);
+        paged.extend(page["disclosures"].as_array().unwrap().iter().map(|d| d["recorded_at_ms"].as_u64().unwrap()));
+        match page["next"].as_str() {
+            Some(n) => after = Some(n.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(paged, times);
 }

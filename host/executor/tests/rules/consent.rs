@@ -99,6 +99,56 @@ fn periods_and_very_restricted_data_are_respected() {
     assert_eq!(at(&c, now + 10, "N"), "permit");
     assert_eq!(at(&c, now + 3_600_000, "N"), "deny");
     assert_eq!(at(&c, now + 10, "V"), "deny", "base permit must not open very restricted data");
+    // A permit provision without labels does not open V either; one naming V does.
+    c.ok(
+        &alice,
+        "consent",
+        "create",
+        json!({"decision": "deny", "provisions": [{"type": "permit", "purposes": ["TREAT"]}]}),
+    );
+    assert_eq!(at(&c, now + 10, "V"), "deny");
+    c.ok(&alice, "consent", "create", json!({"decision": "deny", "provisions": [{"type": "permit", "purposes": ["TREAT"], "security_labels": ["V"]}]}));
+    assert_eq!(at(&c, now + 10, "V"), "permit");
+}
+
+#[test]
+fn consents_are_listed_a_page_at_a_time_and_revoked_ones_leave_the_active_index() {
+    let mut c = Chain::new(&["stmarys"]);
+    let alice = c.patient();
+    let p = id(&alice);
+    let ids: Vec<String> = (0..3)
+        .map(|_| c.ok(&alice, "consent", "create", json!({"decision": "permit"}))["id"].as_str().unwrap().to_string())
+        .collect();
+    c.ok(&alice, "consent", "revoke", json!({"id": ids[1]}));
+    let page1 = c.query("consent", "list", json!({"patient": p, "limit": 2}));
+    assert_eq!(page1["consents"].as_array().unwrap().len(), 2);
+    let next = page1["next"].as_str().expect("a second page").to_string();
+    let page2 = c.query("consent", "list", json!({"patient": p, "limit": 2, "after": next}));
+    assert_eq!(page2["consents"].as_array().unwrap().len(), 1);
+    assert!(page2["next"].is_null());
+    let mut all: Vec<String> = page1["consents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(page2["consents"].as_array().unwrap())
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect();
+    all.sort();
+    let mut want = ids.clone();
+    want.sort();
+    assert_eq!(all, want);
+    let active = c.query("consent", "list", json!({"patient": p, "status": "active"}));
+    assert_eq!(active["consents"].as_array().unwrap().len(), 2);
+    let inactive = c.query("consent", "list", json!({"patient": p, "status": "inactive"}));
+    assert_eq!(inactive["consents"][0]["id"], ids[1].as_str());
+    c.rejected(
+        &alice,
+        "consent",
+        "create",
+        json!({"decision": "permit", "provisions": [{"type": "permit", "actions": ["delete"]}]}),
+        "bad-request",
+    );
+    assert!(c.exec.query("consent", "list", &json!({"patient": p, "limit": 0}).to_string()).is_ok());
 }
 
 #[test]

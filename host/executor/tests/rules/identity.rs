@@ -47,6 +47,13 @@ fn patients_enrol_themselves_once_and_admins_enrol_practitioners_of_their_org_on
         json!({"public_key": other.public_key(), "roles": ["Bad Role"]}),
         "bad-request",
     );
+    // Authorization comes before argument checks: a practitioner learns nothing about roles.
+    c.rejected(&doc, "identity", "set_roles", json!({"id": id(&doc), "roles": ["Bad Role"]}), "unauthorized");
+    c.ok(&admin, "identity", "set_roles", json!({"id": id(&doc), "roles": ["physician", "emergency"]}));
+    assert_eq!(c.query("identity", "get", json!({"id": id(&doc)}))["roles"], json!(["physician", "emergency"]));
+    let page = c.query("identity", "list", json!({"limit": 1}));
+    assert_eq!(page["identities"].as_array().unwrap().len(), 1);
+    assert!(page["next"].is_string());
     // Another organisation's admin cannot revoke St Mary's practitioner.
     let north = c.admin("northclinic").clone();
     c.rejected(&north, "identity", "revoke", json!({"id": id(&doc)}), "unauthorized");

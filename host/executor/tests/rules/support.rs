@@ -45,7 +45,11 @@ impl Chain {
             params: ChainParams::default(),
             contracts: list,
         };
-        let opts = ExecutorOptions { store: phr_state::StoreOptions { sync_writes: false }, ..Default::default() };
+        let opts = ExecutorOptions {
+            store: phr_state::StoreOptions { sync_writes: false },
+            compile_cache: Some(std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("compile-cache")),
+            ..Default::default()
+        };
         let exec = Executor::open(&dir.path().join("data"), genesis, dir.path(), opts).unwrap();
         Chain { exec, admins, dir, nonce: 0 }
     }

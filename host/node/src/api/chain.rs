@@ -3,6 +3,7 @@
 use super::error::ApiError;
 use super::views;
 use crate::runtime::Node;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use serde::Deserialize;
@@ -40,8 +41,9 @@ pub struct BlockParams {
 pub async fn block(
     State(node): State<Arc<Node>>,
     Path(height): Path<String>,
-    Query(p): Query<BlockParams>,
+    p: Result<Query<BlockParams>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    let Query(p) = p?;
     let height = if height == "latest" {
         node.exec.tip().height
     } else {
@@ -71,7 +73,11 @@ fn twenty() -> u64 {
 }
 
 /// Block headers from `from` (default: the newest `limit`), ascending.
-pub async fn blocks(State(node): State<Arc<Node>>, Query(p): Query<ListParams>) -> Result<Json<Value>, ApiError> {
+pub async fn blocks(
+    State(node): State<Arc<Node>>,
+    p: Result<Query<ListParams>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(p) = p?;
     let tip = node.exec.tip().height;
     let limit = p.limit.clamp(1, 1000);
     let from = p.from.unwrap_or_else(|| (tip + 1).saturating_sub(limit));

@@ -48,6 +48,26 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl From<axum::extract::rejection::BytesRejection> for ApiError {
+    fn from(r: axum::extract::rejection::BytesRejection) -> Self {
+        let status = r.status();
+        let code = if status == StatusCode::PAYLOAD_TOO_LARGE { "too-large" } else { "malformed" };
+        ApiError::new(status, code, format!("request body: {}", r.body_text()))
+    }
+}
+
+impl From<axum::extract::rejection::QueryRejection> for ApiError {
+    fn from(r: axum::extract::rejection::QueryRejection) -> Self {
+        ApiError::bad_request("malformed", format!("query parameters: {}", r.body_text()))
+    }
+}
+
+impl From<axum::extract::rejection::PathRejection> for ApiError {
+    fn from(r: axum::extract::rejection::PathRejection) -> Self {
+        ApiError::bad_request("malformed", format!("path: {}", r.body_text()))
+    }
+}
+
 /// The HTTP status for a contract error code (WIT kebab-case).
 pub fn status_for_contract_code(code: &str) -> StatusCode {
     match code {

@@ -22,7 +22,11 @@ struct QueryBody {
     args: Value,
 }
 
-pub async fn query(State(node): State<Arc<Node>>, body: Bytes) -> Result<Json<Value>, ApiError> {
+pub async fn query(
+    State(node): State<Arc<Node>>,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let body = body?;
     let q: QueryBody =
         serde_json::from_slice(&body).map_err(|e| ApiError::bad_request("malformed", format!("query JSON: {e}")))?;
     let args = match q.args {

@@ -4,6 +4,7 @@ use super::error::ApiError;
 use super::views;
 use crate::runtime::Node;
 use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -55,10 +56,12 @@ fn parse(node: &Node, headers: &HeaderMap, body: &[u8]) -> Result<SignedTx, ApiE
 
 pub async fn submit(
     State(node): State<Arc<Node>>,
-    Query(p): Query<SubmitParams>,
+    p: Result<Query<SubmitParams>, QueryRejection>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    let Query(p) = p?;
+    let body = body?;
     let tx =
         parse(&node, &headers, &body).inspect_err(|e| node.metrics.txs_rejected.with_label_values(&[&e.code]).inc())?;
     let n2 = node.clone();

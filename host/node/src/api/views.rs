@@ -5,7 +5,8 @@ use axum::http::StatusCode;
 use phr_ledger::{Block, Receipt, TxStatus};
 use serde_json::{json, Value};
 
-fn parse_or_string(s: &str) -> Value {
+/// Contract output or event payload as JSON (text that is not JSON stays a string).
+pub fn parse_or_string(s: &str) -> Value {
     if s.is_empty() {
         return Value::Null;
     }
