@@ -177,7 +177,7 @@ async fn bad_queries_and_routes_get_clear_errors() {
     let node = NodeProc::start(&net.node_config(0));
     let c = node.client();
     let e = c.query("nope", "x", &json!({})).await.unwrap_err();
-    assert_eq!(e.status, Some(404));
+    assert_eq!((e.status, e.code.as_str()), (Some(404), "unknown-contract"));
     let e = c.query("consent", "list", &json!({"patient": "not-an-id"})).await.unwrap_err();
     assert_eq!((e.status, e.code.as_str()), (Some(400), "bad-request"));
     assert!(e.message.contains("patient"), "{e}");

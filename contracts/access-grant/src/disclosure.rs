@@ -135,7 +135,7 @@ fn cursor(d: &Disclosure) -> String {
 /// at a time.
 pub fn disclosures(a: DisclosuresArgs) -> Result<Disclosures> {
     validate::identity_id("patient", &a.patient)?;
-    let limit = page_limit(a.limit, 200, 1000)?;
+    let limit = page_limit(a.limit, 200, 500)?;
     let prefix = disclosure_prefix(&a.patient);
     let start = match &a.after {
         Some(c) => {

@@ -3,7 +3,7 @@
 use super::error::ApiError;
 use super::views;
 use crate::runtime::Node;
-use axum::extract::rejection::QueryRejection;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use serde::Deserialize;
@@ -40,10 +40,10 @@ pub struct BlockParams {
 
 pub async fn block(
     State(node): State<Arc<Node>>,
-    Path(height): Path<String>,
+    height: Result<Path<String>, PathRejection>,
     p: Result<Query<BlockParams>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let Query(p) = p?;
+    let (Path(height), Query(p)) = (height?, p?);
     let height = if height == "latest" {
         node.exec.tip().height
     } else {

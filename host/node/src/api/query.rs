@@ -40,9 +40,7 @@ pub async fn query(
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?;
     let out = out.map_err(|e| match e {
-        QueryError::UnknownContract(_) => {
-            ApiError::not_found(e.to_string()).with("error_kind", json!("unknown-contract"))
-        }
+        QueryError::UnknownContract(_) => ApiError::new(StatusCode::NOT_FOUND, "unknown-contract", e.to_string()),
         QueryError::Fault(m) => ApiError::internal(m),
     })?;
     match out.result {

@@ -4,7 +4,7 @@ use super::error::ApiError;
 use super::views;
 use crate::runtime::Node;
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -109,7 +109,8 @@ pub async fn submit(
     }
 }
 
-pub async fn get(State(node): State<Arc<Node>>, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn get(State(node): State<Arc<Node>>, id: Result<Path<String>, PathRejection>) -> Result<Response, ApiError> {
+    let Path(id) = id?;
     let id: Hash32 =
         id.parse().map_err(|e: String| ApiError::bad_request("malformed", format!("transaction id: {e}")))?;
     match node.exec.db().receipt(&id).map_err(|e| ApiError::internal(e.to_string()))? {
