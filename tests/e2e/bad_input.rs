@@ -43,8 +43,9 @@ fn body(chain: &str, key: &Keypair, contract: &str, method: &str, args: &str, ex
 
 #[tokio::test(flavor = "multi_thread")]
 async fn refused_at_the_door_with_a_reason_and_nothing_changes() {
+    let _serial = serial().await;
     let net = Network::init(&[]);
-    let node = NodeProc::start(&net.node_config(0));
+    let node = NodeProc::start_ready(&net.node_config(0)).await;
     let c = node.client();
     let chain = net.chain_id();
     let alice = patient(&c).await;
@@ -121,8 +122,9 @@ async fn refused_at_the_door_with_a_reason_and_nothing_changes() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn refused_by_the_contract_with_a_reason_and_no_state_change() {
+    let _serial = serial().await;
     let net = Network::init(&[]);
-    let node = NodeProc::start(&net.node_config(0));
+    let node = NodeProc::start_ready(&net.node_config(0)).await;
     let c = node.client();
     let alice = patient(&c).await;
     let doc = practitioner(&c, &net.admin("stmarys"), &["physician"]).await;
@@ -173,8 +175,9 @@ async fn refused_by_the_contract_with_a_reason_and_no_state_change() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_queries_and_routes_get_clear_errors() {
+    let _serial = serial().await;
     let net = Network::init(&[]);
-    let node = NodeProc::start(&net.node_config(0));
+    let node = NodeProc::start_ready(&net.node_config(0)).await;
     let c = node.client();
     let e = c.query("nope", "x", &json!({})).await.unwrap_err();
     assert_eq!((e.status, e.code.as_str()), (Some(404), "unknown-contract"));

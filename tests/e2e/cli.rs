@@ -43,8 +43,9 @@ fn every_command_has_help() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn keygen_init_start_tx_query_status_from_the_command_line() {
+    let _serial = serial().await;
     let net = Network::init(&[]);
-    let node = NodeProc::start(&net.node_config(0));
+    let node = NodeProc::start_ready(&net.node_config(0)).await;
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("alice.key");
     let key_s = key.to_str().unwrap();

@@ -12,8 +12,9 @@ use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigkill_during_load_loses_nothing_acknowledged_and_applies_nothing_twice() {
+    let _serial = serial().await;
     let net = Network::init(&[]);
-    let node = NodeProc::start(&net.node_config(0));
+    let node = NodeProc::start_ready(&net.node_config(0)).await;
     let c = node.client();
     let chain = net.chain_id();
     let doc = practitioner(&c, &net.admin("stmarys"), &["physician"]).await;
@@ -66,7 +67,7 @@ async fn sigkill_during_load_loses_nothing_acknowledged_and_applies_nothing_twic
     assert!(acked.len() < 3000, "the kill came during the load (node pid {node_id})");
 
     // Restart: every acknowledged transaction is there, exactly once.
-    let node = NodeProc::start(&net.node_config(0));
+    let node = NodeProc::start_ready(&net.node_config(0)).await;
     let c = node.client();
     let tip = c.status().await.unwrap()["height"].as_u64().unwrap();
     let mut seen = HashSet::new();

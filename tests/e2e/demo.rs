@@ -1,8 +1,9 @@
 use crate::support::*;
 
-#[test]
-fn the_demo_tells_the_whole_story_and_exits_zero() {
-    let o = phr(&["demo"]);
+#[tokio::test(flavor = "multi_thread")]
+async fn the_demo_tells_the_whole_story_and_exits_zero() {
+    let _serial = serial().await;
+    let o = tokio::task::spawn_blocking(|| phr(&["demo"])).await.unwrap();
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "demo failed:\n{out}\n{}", String::from_utf8_lossy(&o.stderr));
     for expected in [

@@ -8,8 +8,9 @@ use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_patient_stream_shows_only_their_events_live_and_replayed() {
+    let _serial = serial().await;
     let net = Network::init(&[]);
-    let node = NodeProc::start(&net.node_config(0));
+    let node = NodeProc::start_ready(&net.node_config(0)).await;
     let c = node.client();
     let alice = patient(&c).await;
     let bob = patient(&c).await;

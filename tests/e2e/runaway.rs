@@ -10,7 +10,7 @@ async fn run_hostile() -> Vec<Value> {
     std::fs::write(&file, phr_contracts::RUNAWAY).unwrap();
     let arg = format!("runaway={}", file.display());
     let net = Network::init(&["--contract", &arg]);
-    let node = NodeProc::start(&net.node_config(0));
+    let node = NodeProc::start_ready(&net.node_config(0)).await;
     let c = node.client();
     let p = patient(&c).await;
     let mut receipts = Vec::new();
@@ -27,6 +27,7 @@ async fn run_hostile() -> Vec<Value> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn runaway_contracts_fail_deterministically_and_the_node_goes_on() {
+    let _serial = serial().await;
     let a = run_hostile().await;
     assert_eq!(a[0]["status"], "out-of-fuel");
     assert_eq!(a[0]["fuel_used"], json!(phr_ledger::ChainParams::default().fuel_per_tx));

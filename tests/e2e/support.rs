@@ -10,6 +10,29 @@ use std::time::{Duration, Instant};
 
 pub const PHR: &str = env!("CARGO_BIN_EXE_phr");
 
+/// Tests that start nodes run one at a time: two of them at once on two cores
+/// starve each other's heartbeats and cause elections no test asked for.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Hold this while a test runs nodes.
+pub async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().await
+}
+
+/// Wait until the node behind `c` can commit (it knows a leader with a quorum).
+pub async fn ready(c: &Client) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(s) = c.status().await {
+            if s["commit_obstacle"].is_null() && s["raft"]["leader"].is_string() {
+                return;
+            }
+        }
+        assert!(std::time::Instant::now() < deadline, "node {} never became ready", c.base());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Compiled contract code shared by every node the tests start.
 pub fn compile_cache() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("phr-compile-cache")
@@ -30,16 +53,10 @@ impl Network {
     pub fn init(extra: &[&str]) -> Network {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("net");
-        let mut args = vec![
-            "network",
-            "init",
-            "--out",
-            out.to_str().unwrap(),
-            "--base-port",
-            "0",
-            "--orgs",
-            "stmarys,northclinic",
-        ];
+        let mut args = vec!["network", "init", "--out", out.to_str().unwrap(), "--base-port", "0"];
+        if !extra.contains(&"--orgs") {
+            args.extend_from_slice(&["--orgs", "stmarys,northclinic"]);
+        }
         args.extend_from_slice(extra);
         let o = phr(&args);
         assert!(o.status.success(), "network init failed: {}", String::from_utf8_lossy(&o.stderr));
@@ -82,12 +99,23 @@ pub struct NodeProc {
 impl NodeProc {
     /// Start the node of `config` and wait until it serves.
     pub fn start(config: &Path) -> NodeProc {
+        Self::spawn(config, Stdio::inherit(), "warn,openraft=off")
+    }
+
+    /// Like [`NodeProc::start`], with the node's log (at info level) written to `log`.
+    pub fn start_logged(config: &Path, log: &Path) -> NodeProc {
+        let f = std::fs::File::create(log).unwrap();
+        Self::spawn(config, Stdio::from(f), "info,openraft=off")
+    }
+
+    fn spawn(config: &Path, stderr: Stdio, log: &str) -> NodeProc {
         let mut child = Command::new(PHR)
             .args(["node", "start", "--config", config.to_str().unwrap()])
             .env("PHR_COMPILE_CACHE", compile_cache())
-            .env("PHR_LOG", "warn")
+            .env("PHR_LOG", log)
+            .env("NO_COLOR", "1")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("spawn phr node");
         let stdout = child.stdout.take().unwrap();
@@ -111,6 +139,13 @@ impl NodeProc {
 
     pub fn client(&self) -> Client {
         Client::new(&self.url)
+    }
+
+    /// Start a node of a one-node network and wait until it can commit.
+    pub async fn start_ready(config: &Path) -> NodeProc {
+        let n = NodeProc::start(config);
+        ready(&n.client()).await;
+        n
     }
 
     /// SIGKILL: no shutdown, no flush beyond what the node already did.

@@ -157,6 +157,25 @@ impl Executor {
         &self.db
     }
 
+    /// Re-read the store after it was replaced under the executor (a snapshot
+    /// was installed): the tip and the contracts serving each name.
+    pub fn reload(&self) -> Result<(), ExecError> {
+        let _serial = self.apply_lock.lock();
+        let applied = self.db.applied()?.ok_or_else(|| ExecError::Corrupt("the store holds no chain".into()))?;
+        if applied.genesis_hash != self.genesis.hash() {
+            return Err(ExecError::WrongChain { stored: applied.genesis_hash, configured: self.genesis.hash() });
+        }
+        genesis::load_contracts(&self.db, &self.vm, &self.registry)?;
+        *self.tip.write() = Tip {
+            height: applied.height,
+            block_hash: applied.block_hash,
+            time_ms: applied.time_ms,
+            state_root: applied.state_root,
+            receipts_root: applied.receipts_root,
+        };
+        Ok(())
+    }
+
     /// The contract records on chain: which code serves each contract.
     pub fn contracts(&self) -> Result<Vec<ContractRecord>, ExecError> {
         genesis::contract_records(&self.db)

@@ -20,6 +20,7 @@
 //! assert_eq!(phr_ledger::SignedTx::from_canonical(&bytes).unwrap().id(), tx.id());
 //! ```
 
+mod admin;
 mod batch;
 mod block;
 mod caller;
@@ -30,6 +31,7 @@ mod identity;
 mod receipt;
 mod tx;
 
+pub use admin::{AdminCommand, AdminCommandBody, NodeAction};
 pub use batch::{Attestation, Batch};
 pub use block::{Block, BlockHeader};
 pub use caller::{Caller, CallerKind};

@@ -115,6 +115,14 @@ impl Client {
         self.get("/v1/contracts").await
     }
 
+    /// `POST /v1/admin/nodes`: a signed membership command. Adding a node waits
+    /// until it has caught up, so this may take a while.
+    pub async fn admin_nodes(&self, cmd: &phr_ledger::AdminCommand) -> Result<Value, ClientError> {
+        let url = format!("{}/v1/admin/nodes", self.base);
+        let req = self.http.post(url).timeout(Duration::from_secs(600)).json(cmd);
+        Self::read(req.send().await).await.map(|(_, v)| v)
+    }
+
     /// `POST /v1/txs`, as JSON; with `wait`, returns the receipt once committed.
     /// A committed transaction that failed is an error carrying its receipt.
     pub async fn submit(&self, tx: &SignedTx, wait: bool) -> Result<Submitted, ClientError> {

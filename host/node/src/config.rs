@@ -2,7 +2,9 @@
 //! directory of the file.
 
 use anyhow::{bail, Context};
+use phr_orderer::raft::{PeerNode, RaftSettings};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Node-local overrides of the genesis block-cutting parameters.
@@ -42,6 +44,26 @@ pub struct NodeConfig {
     pub mempool_capacity: usize,
     #[serde(default)]
     pub block: BlockOverrides,
+    /// This node's peer address as the others reach it. A genesis node's comes
+    /// from the genesis; a node added later must say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_addr: Option<String>,
+    /// Where to listen for peers (default: the peer address).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_listen: Option<String>,
+    /// The organisation of a node added after the genesis.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org: Option<String>,
+    /// Raft timing and log compaction.
+    #[serde(default)]
+    pub raft: RaftSettings,
+    /// Addresses to reach peers at instead of their advertised ones, by node id.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub peer_addresses: BTreeMap<String, String>,
+    /// Nodes added after the genesis whose messages to accept before the
+    /// membership names them (written by `phr network add-node`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub known_peers: Vec<PeerNode>,
 }
 
 fn yes() -> bool {
@@ -84,8 +106,16 @@ impl NodeConfig {
         if self.mempool_capacity == 0 {
             bail!("mempool_capacity must be positive");
         }
-        if self.api_addr.parse::<std::net::SocketAddr>().is_err() {
-            bail!("api_addr {:?} is not host:port (for example 127.0.0.1:7700)", self.api_addr);
+        for (what, addr) in [
+            ("api_addr", Some(&self.api_addr)),
+            ("peer_addr", self.peer_addr.as_ref()),
+            ("peer_listen", self.peer_listen.as_ref()),
+        ] {
+            if let Some(a) = addr {
+                if a.parse::<std::net::SocketAddr>().is_err() {
+                    bail!("{what} {a:?} is not host:port (for example 127.0.0.1:7700)");
+                }
+            }
         }
         Ok(())
     }

@@ -7,7 +7,7 @@
 //! use phr_node::{config::NodeConfig, server};
 //! let node = server::start(NodeConfig::load("network/node0/node.toml".as_ref())?).await?;
 //! println!("serving {}", node.url());
-//! node.wait().await;
+//! node.stop().await;
 //! # Ok(()) }
 //! ```
 

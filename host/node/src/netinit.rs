@@ -48,6 +48,12 @@ pub struct Network {
     pub admin_keys: Vec<(String, PathBuf)>,
 }
 
+/// A TCP port that is free on `host` now.
+pub fn free_port(host: &str) -> anyhow::Result<u16> {
+    let l = std::net::TcpListener::bind((host, 0)).with_context(|| format!("cannot find a free port on {host}"))?;
+    Ok(l.local_addr()?.port())
+}
+
 /// Write a key file readable only by its owner.
 pub fn write_key(path: &Path, key: &Keypair, label: &str) -> anyhow::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
@@ -106,7 +112,15 @@ pub fn init(o: &InitOptions) -> anyhow::Result<Network> {
         admin_keys.push((name.clone(), path));
     }
 
-    let port = |i: usize, offset: u16| if o.base_port == 0 { 0 } else { o.base_port + offset + i as u16 };
+    // With base port 0, every address gets a port free now, so that nodes can
+    // name each other in the genesis.
+    let port = |i: usize, offset: u16| -> anyhow::Result<u16> {
+        if o.base_port == 0 {
+            free_port(&o.host)
+        } else {
+            Ok(o.base_port + offset + i as u16)
+        }
+    };
     let mut nodes = Vec::new();
     let mut node_configs = Vec::new();
     for i in 0..o.nodes {
@@ -115,8 +129,8 @@ pub fn init(o: &InitOptions) -> anyhow::Result<Network> {
         std::fs::create_dir_all(&dir)?;
         let k = Keypair::generate();
         write_key(&dir.join("node.key"), &k, &id)?;
-        let api_addr = format!("{}:{}", o.host, port(i, 0));
-        let peer_addr = format!("{}:{}", o.host, port(i, 100));
+        let api_addr = format!("{}:{}", o.host, port(i, 0)?);
+        let peer_addr = format!("{}:{}", o.host, port(i, 100)?);
         nodes.push(NodeInfo {
             id: id.clone(),
             org: o.orgs[i % o.orgs.len()].clone(),
@@ -134,6 +148,12 @@ pub fn init(o: &InitOptions) -> anyhow::Result<Network> {
             compile_cache: None,
             mempool_capacity: 100_000,
             block: BlockOverrides::default(),
+            peer_addr: None,
+            peer_listen: None,
+            org: None,
+            raft: Default::default(),
+            peer_addresses: Default::default(),
+            known_peers: Vec::new(),
         };
         let path = dir.join("node.toml");
         std::fs::write(
@@ -181,5 +201,99 @@ pub async fn start_local(
     })?;
     let cfg = NodeConfig::load(&net.node_configs[0])?;
     let node = crate::server::start(cfg).await?;
+    // A one-voter group elects itself at once; wait for it before serving clients.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while let Some(why) = node.node.commit_obstacle() {
+        if std::time::Instant::now() > deadline {
+            bail!("the node did not become ready: {why}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     Ok((net, node))
+}
+
+/// What `phr network add-node` creates.
+#[derive(Clone, Debug)]
+pub struct AddedNode {
+    pub config: PathBuf,
+    pub node: phr_orderer::raft::PeerNode,
+}
+
+/// Create the directory, key and config of a node to add to the network in
+/// `network_dir` (made by [`init`]). The node is not in the genesis: once it
+/// runs, an admin of `org` adds it with `phr node add`.
+pub fn add_node(
+    network_dir: &Path,
+    name: &str,
+    org: &str,
+    host: &str,
+    api_port: u16,
+    peer_port: u16,
+) -> anyhow::Result<AddedNode> {
+    let genesis: Genesis = Genesis::from_json(&std::fs::read_to_string(network_dir.join("genesis.json"))?)?;
+    if !is_valid_name(name) {
+        bail!("node id {name:?} must be 1-40 characters of a-z, 0-9 and -, starting with a letter");
+    }
+    if !genesis.orgs.iter().any(|o| o.name == org) {
+        bail!("organisation {org} is not in the genesis");
+    }
+    let dir = network_dir.join(name);
+    if dir.exists() {
+        bail!("{} exists already", dir.display());
+    }
+    // Every node known in this directory: its messages are accepted from the start.
+    let mut known_peers = Vec::new();
+    for entry in std::fs::read_dir(network_dir)?.flatten() {
+        let cfg_path = entry.path().join("node.toml");
+        if !cfg_path.exists() {
+            continue;
+        }
+        let cfg = NodeConfig::load(&cfg_path)?;
+        let key: phr_ledger::KeyFile = serde_json::from_str(&std::fs::read_to_string(&cfg.key_file)?)?;
+        let g = genesis.nodes.iter().find(|n| n.id == cfg.node_id);
+        known_peers.push(phr_orderer::raft::PeerNode {
+            name: cfg.node_id.clone(),
+            org: g.map(|n| n.org.clone()).or(cfg.org.clone()).unwrap_or_default(),
+            public_key: key.public_key.to_hex(),
+            peer_addr: g.map(|n| n.peer_addr.clone()).or(cfg.peer_addr.clone()).unwrap_or_default(),
+            api_addr: cfg.api_addr.clone(),
+        });
+    }
+    known_peers.sort_by(|a, b| a.name.cmp(&b.name));
+    let port = |p: u16| if p == 0 { free_port(host) } else { Ok(p) };
+    let api_addr = format!("{host}:{}", port(api_port)?);
+    let peer_addr = format!("{host}:{}", port(peer_port)?);
+    std::fs::create_dir_all(&dir)?;
+    let k = Keypair::generate();
+    write_key(&dir.join("node.key"), &k, name)?;
+    let cfg = NodeConfig {
+        node_id: name.to_string(),
+        genesis: PathBuf::from("../genesis.json"),
+        key_file: PathBuf::from("node.key"),
+        data_dir: PathBuf::from("data"),
+        api_addr: api_addr.clone(),
+        sync_writes: true,
+        compile_cache: None,
+        mempool_capacity: 100_000,
+        block: BlockOverrides::default(),
+        peer_addr: Some(peer_addr.clone()),
+        peer_listen: None,
+        org: Some(org.to_string()),
+        raft: Default::default(),
+        peer_addresses: Default::default(),
+        known_peers,
+    };
+    let path = dir.join("node.toml");
+    std::fs::write(
+        &path,
+        format!("# Node {name}, added after the genesis. Paths are relative to this file.\n{}", toml::to_string(&cfg)?),
+    )?;
+    let node = phr_orderer::raft::PeerNode {
+        name: name.to_string(),
+        org: org.to_string(),
+        public_key: k.public_key().to_hex(),
+        peer_addr,
+        api_addr,
+    };
+    Ok(AddedNode { config: path, node })
 }

@@ -1,11 +1,13 @@
-//! The running node: executor, mempool, sequencer, and what connects them to
-//! clients (commit waiters, the event hub, metrics).
+//! The running node: executor, mempool, Raft sequencer, and what connects them
+//! to clients (commit waiters, the event hub, metrics).
 
 use crate::metrics::Metrics;
 use parking_lot::Mutex;
-use phr_executor::{AppliedBlock, Executor};
-use phr_ledger::{Attestation, Batch, Event, Receipt, TxId};
-use phr_orderer::{BatchApplier, Mempool, SoloSequencer};
+use phr_executor::{AppliedBlock, Executor, Rejection};
+use phr_ledger::{Attestation, Batch, Canonical, Event, Receipt, SignedTx, TxId};
+use phr_orderer::raft::server::{ForwardSink, Forwarded};
+use phr_orderer::raft::RaftSequencer;
+use phr_orderer::{BatchApplier, Mempool, MempoolError};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
@@ -59,23 +61,25 @@ pub struct StreamEvent {
     pub event: Event,
 }
 
-/// Applies batches through the executor and tells waiters and subscribers.
+/// How often the node logs its progress (with the first block after it).
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Applies blocks through the executor and tells waiters, subscribers and the
+/// mempool.
 pub struct Applier {
     pub exec: Arc<Executor>,
     pub waiters: Arc<Waiters>,
     pub events: broadcast::Sender<Arc<StreamEvent>>,
     pub metrics: Arc<Metrics>,
-    /// For the periodic progress line: when it was last written, and the
-    /// transactions committed since.
+    pub mempool: Arc<Mempool>,
+    /// When the progress line was last written, and transactions committed since.
     pub progress: Mutex<(Instant, usize)>,
 }
-
-/// How often the node logs its progress.
-const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl Applier {
     fn publish(&self, b: &AppliedBlock) {
         let height = b.block.header.height;
+        self.mempool.remove(&b.tx_ids);
         for (i, (id, r)) in b.tx_ids.iter().zip(&b.receipts).enumerate() {
             for (j, e) in r.events.iter().enumerate() {
                 let _ = self.events.send(Arc::new(StreamEvent {
@@ -92,22 +96,23 @@ impl Applier {
 }
 
 impl BatchApplier for Applier {
-    fn apply(&self, batch: Batch, position: Vec<u8>) -> Result<(), String> {
+    fn apply(&self, batch: Batch, position: Vec<u8>) -> Result<u64, String> {
         let started = Instant::now();
         let n = batch.txs.len();
         match self.exec.apply(&batch, position) {
             Ok(b) => {
                 self.metrics.block_applied(&b, started.elapsed());
-                tracing::debug!(height = b.block.header.height, txs = n, hash = %b.hash, "committed block");
+                let height = b.block.header.height;
+                tracing::debug!(height, txs = n, hash = %b.hash, "committed block");
                 let mut p = self.progress.lock();
                 p.1 += n;
                 if p.0.elapsed() >= PROGRESS_EVERY {
-                    tracing::info!(height = b.block.header.height, state_root = %b.state_root, "{} transactions committed in the last {:.0} s", p.1, p.0.elapsed().as_secs_f64());
+                    tracing::info!(height, state_root = %b.state_root, "{} transactions committed in the last {:.0} s", p.1, p.0.elapsed().as_secs_f64());
                     *p = (Instant::now(), 0);
                 }
                 drop(p);
                 self.publish(&b);
-                Ok(())
+                Ok(height)
             }
             Err(e) => {
                 self.metrics.halted.set(1);
@@ -126,6 +131,38 @@ impl BatchApplier for Applier {
             receipts_root: t.receipts_root,
         })
     }
+
+    fn reload(&self) -> Result<(), String> {
+        self.exec.reload().map_err(|e| e.to_string())?;
+        self.metrics.height.set(self.exec.tip().height as i64);
+        Ok(())
+    }
+}
+
+/// Admits transactions forwarded by other nodes into this (leading) node's mempool.
+pub struct ForwardedTxs {
+    pub exec: Arc<Executor>,
+    pub mempool: Arc<Mempool>,
+}
+
+impl ForwardSink for ForwardedTxs {
+    fn accept(&self, txs: Vec<SignedTx>) -> Vec<Forwarded> {
+        txs.into_iter()
+            .map(|tx| {
+                let id = match self.exec.admit(&tx) {
+                    Ok(id) => id,
+                    Err(Rejection::Duplicate(_)) => return Forwarded::Committed,
+                    Err(r) => return Forwarded::Refused(r.to_string()),
+                };
+                let size = tx.to_canonical().len();
+                match self.mempool.push(id, tx, size) {
+                    Ok(()) => Forwarded::Queued,
+                    Err(MempoolError::Pending(_)) => Forwarded::AlreadyQueued,
+                    Err(MempoolError::Full(_)) => Forwarded::Busy,
+                }
+            })
+            .collect()
+    }
 }
 
 /// One running node, shared by the API handlers.
@@ -133,9 +170,38 @@ pub struct Node {
     pub id: String,
     pub exec: Arc<Executor>,
     pub mempool: Arc<Mempool>,
-    pub sequencer: Arc<SoloSequencer<Applier>>,
+    pub sequencer: Arc<RaftSequencer>,
     pub waiters: Arc<Waiters>,
     pub events: broadcast::Sender<Arc<StreamEvent>>,
     pub metrics: Arc<Metrics>,
     pub started: Instant,
+    /// Election timeout upper bound, to judge when a leader has lost its quorum.
+    pub election_timeout_ms: u64,
+}
+
+impl Node {
+    /// Why this node cannot commit now, if it cannot: halted, no leader, or a
+    /// leader without a quorum.
+    pub fn commit_obstacle(&self) -> Option<String> {
+        let s = self.sequencer.status();
+        if let Some(h) = s.halted {
+            return Some(format!("this node halted: {h}"));
+        }
+        match (&s.leader, s.role.as_str()) {
+            (None, _) => Some(format!(
+                "no leader is elected (this node is a {}, term {}): fewer than a majority of the voters ({}) can reach each other",
+                s.role,
+                s.term,
+                s.voters.join(", ")
+            )),
+            (Some(_), "leader") => match s.millis_since_quorum_ack {
+                Some(ms) if ms > 3 * self.election_timeout_ms => Some(format!(
+                    "the leader has not reached a majority of the voters ({}) for {ms} ms",
+                    s.voters.join(", ")
+                )),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
 }

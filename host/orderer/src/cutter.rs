@@ -1,6 +1,6 @@
 //! The block cutter: when to turn waiting transactions into a batch.
 
-use crate::{Mempool, Sequencer};
+use crate::{Mempool, OrderError, Sequencer};
 use phr_ledger::Batch;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -56,20 +56,25 @@ impl<S: Sequencer> Cutter<S> {
                     _ = tokio::time::sleep_until(deadline) => {}
                 }
             }
-            let txs: Vec<_> =
-                self.mempool.take(self.config.max_txs, self.config.max_bytes).into_iter().map(|(_, t)| t).collect();
-            if txs.is_empty() {
+            let picked = self.mempool.peek(self.config.max_txs, self.config.max_bytes);
+            if picked.is_empty() {
                 continue;
             }
+            let (ids, txs): (Vec<_>, Vec<_>) = picked.into_iter().unzip();
             let batch = Batch {
                 proposer: self.node_id.clone(),
                 time_ms: now_ms(),
                 attestation: self.sequencer.attestation(),
                 txs,
             };
-            if let Err(e) = self.sequencer.order(batch).await {
-                tracing::error!("block cutter stops: {e}");
-                return;
+            match self.sequencer.order(batch).await {
+                Ok(()) => self.mempool.remove(&ids),
+                // Leadership moved: the transactions stay, to be forwarded to the new leader.
+                Err(OrderError::NotLeader(_)) => tokio::time::sleep(Duration::from_millis(50)).await,
+                Err(e @ OrderError::Halted(_)) => {
+                    tracing::error!("block cutter stops: {e}");
+                    return;
+                }
             }
         }
     }

@@ -7,8 +7,10 @@
 //!   `max_txs` transactions or `max_bytes` bytes, or `timeout` after its first
 //!   transaction arrived, and hands it to the sequencer; one batch in flight.
 //! - [`Sequencer`]: the seam. It puts batches in their global order and has each
-//!   applied by the node's [`BatchApplier`]. [`SoloSequencer`] is the one-node
-//!   sequencer; the Raft sequencer replaces it without touching the rest.
+//!   applied by the node's [`BatchApplier`]. [`raft::RaftSequencer`] fills it with
+//!   openraft; a one-node network is a one-voter group.
+//! - [`Forwarder`]: on a node that does not lead, sends its waiting
+//!   transactions to the leader.
 //!
 //! ```
 //! use phr_orderer::{CutterConfig, Mempool};
@@ -19,12 +21,13 @@
 //! ```
 
 mod cutter;
+mod forwarder;
 mod mempool;
-mod solo;
+pub mod raft;
 
 pub use cutter::{Cutter, CutterConfig};
+pub use forwarder::Forwarder;
 pub use mempool::{Mempool, MempoolError};
-pub use solo::SoloSequencer;
 
 use phr_ledger::{Attestation, Batch};
 use std::future::Future;
@@ -43,12 +46,16 @@ pub enum OrderError {
 /// Applies ordered batches as blocks: the executor, as seen by the orderer.
 pub trait BatchApplier: Send + Sync + 'static {
     /// Apply `batch` as the next block, recording `position` (where the batch is
-    /// in the orderer's log) in the same atomic write. Called in order, never
-    /// concurrently.
-    fn apply(&self, batch: Batch, position: Vec<u8>) -> Result<(), String>;
+    /// in the orderer's log) in the same atomic write, and return the block's
+    /// height. Called in order, never concurrently. An error is a node fault
+    /// (storage, divergence): the node must stop applying.
+    fn apply(&self, batch: Batch, position: Vec<u8>) -> Result<u64, String>;
     /// The results of the last applied block, which a proposer puts in its next
     /// batch for every node to check.
     fn attestation(&self) -> Option<Attestation>;
+    /// The chain was replaced under the applier (a snapshot was installed):
+    /// reload whatever it keeps in memory.
+    fn reload(&self) -> Result<(), String>;
 }
 
 /// Puts batches in their global order.

@@ -3,7 +3,7 @@
 use parking_lot::Mutex;
 use phr_ledger::{SignedTx, TxId};
 use std::collections::{HashSet, VecDeque};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
 /// Why the mempool refused a transaction.
@@ -20,6 +20,8 @@ struct Waiting {
     tx: SignedTx,
     size: usize,
     arrived: Instant,
+    /// When this node last sent it to the leader, if it did.
+    forwarded: Option<Instant>,
 }
 
 #[derive(Default)]
@@ -29,7 +31,9 @@ struct Inner {
     bytes: usize,
 }
 
-/// A bounded FIFO of admitted transactions, without duplicates.
+/// A bounded FIFO of admitted transactions, without duplicates. A transaction
+/// stays until it is committed (or definitively refused): the leader proposes
+/// from it; a follower forwards from it, again if a leader fails to propose.
 pub struct Mempool {
     inner: Mutex<Inner>,
     capacity: usize,
@@ -52,30 +56,54 @@ impl Mempool {
         }
         g.ids.insert(id);
         g.bytes += size;
-        g.queue.push_back(Waiting { id, tx, size, arrived: Instant::now() });
+        g.queue.push_back(Waiting { id, tx, size, arrived: Instant::now(), forwarded: None });
         drop(g);
         self.notify.notify_one();
         Ok(())
     }
 
-    /// Remove and return the oldest transactions: at most `max_txs`, and at most
-    /// `max_bytes` of them (but always at least one if any is waiting).
-    pub fn take(&self, max_txs: usize, max_bytes: usize) -> Vec<(TxId, SignedTx)> {
+    /// The oldest transactions, without removing them: at most `max_txs`, and at
+    /// most `max_bytes` of them (but at least one if any is waiting).
+    pub fn peek(&self, max_txs: usize, max_bytes: usize) -> Vec<(TxId, SignedTx)> {
+        let g = self.inner.lock();
+        select(g.queue.iter(), max_txs, max_bytes).map(|w| (w.id, w.tx.clone())).collect()
+    }
+
+    /// Like [`Mempool::peek`], over transactions not forwarded within `retry`,
+    /// and marks them forwarded now.
+    pub fn take_for_forward(&self, max_txs: usize, max_bytes: usize, retry: Duration) -> Vec<(TxId, SignedTx)> {
+        let now = Instant::now();
         let mut g = self.inner.lock();
-        let mut out = Vec::new();
-        let mut bytes = 0;
-        while out.len() < max_txs {
-            let Some(front) = g.queue.front() else { break };
-            if !out.is_empty() && bytes + front.size > max_bytes {
-                break;
-            }
-            let w = g.queue.pop_front().expect("front exists");
-            bytes += w.size;
-            g.bytes -= w.size;
-            g.ids.remove(&w.id);
-            out.push((w.id, w.tx));
+        let due = |w: &Waiting| w.forwarded.is_none_or(|t| now.duration_since(t) >= retry);
+        let picked: Vec<TxId> = select(g.queue.iter().filter(|w| due(w)), max_txs, max_bytes).map(|w| w.id).collect();
+        let picked: HashSet<TxId> = picked.into_iter().collect();
+        let mut out = Vec::with_capacity(picked.len());
+        for w in g.queue.iter_mut().filter(|w| picked.contains(&w.id)) {
+            w.forwarded = Some(now);
+            out.push((w.id, w.tx.clone()));
         }
         out
+    }
+
+    /// Remove transactions (committed, or refused for good).
+    pub fn remove(&self, ids: &[TxId]) {
+        let mut g = self.inner.lock();
+        if ids.iter().all(|id| !g.ids.contains(id)) {
+            return;
+        }
+        let gone: HashSet<&TxId> = ids.iter().collect();
+        let mut freed = 0;
+        g.queue.retain(|w| {
+            let keep = !gone.contains(&w.id);
+            if !keep {
+                freed += w.size;
+            }
+            keep
+        });
+        g.bytes -= freed;
+        for id in ids {
+            g.ids.remove(id);
+        }
     }
 
     pub fn contains(&self, id: &TxId) -> bool {
@@ -107,6 +135,24 @@ impl Mempool {
     }
 }
 
+/// The longest prefix of `it` within the limits (at least one item).
+fn select<'a>(
+    it: impl Iterator<Item = &'a Waiting>,
+    max_txs: usize,
+    max_bytes: usize,
+) -> impl Iterator<Item = &'a Waiting> {
+    let mut bytes = 0;
+    let mut n = 0;
+    it.take_while(move |w| {
+        let fits = n < max_txs && (n == 0 || bytes + w.size <= max_bytes);
+        if fits {
+            n += 1;
+            bytes += w.size;
+        }
+        fits
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,7 +174,7 @@ mod tests {
     }
 
     #[test]
-    fn fifo_bounded_and_without_duplicates() {
+    fn fifo_bounded_without_duplicates_until_removed() {
         let pool = Mempool::new(2);
         let (a, ta) = tx(1);
         let (b, tb) = tx(2);
@@ -136,22 +182,40 @@ mod tests {
         pool.push(a, ta.clone(), 100).unwrap();
         assert_eq!(pool.push(a, ta, 100), Err(MempoolError::Pending(a)));
         pool.push(b, tb, 100).unwrap();
-        assert_eq!(pool.push(c, tc, 100), Err(MempoolError::Full(2)));
-        let got: Vec<TxId> = pool.take(10, 10_000).into_iter().map(|(id, _)| id).collect();
+        assert_eq!(pool.push(c, tc.clone(), 100), Err(MempoolError::Full(2)));
+        let got: Vec<TxId> = pool.peek(10, 10_000).into_iter().map(|(id, _)| id).collect();
         assert_eq!(got, vec![a, b]);
+        assert_eq!(pool.len(), 2, "peeking removes nothing");
+        pool.remove(&[a]);
+        assert_eq!((pool.len(), pool.bytes()), (1, 100));
+        pool.push(c, tc, 100).unwrap();
+        pool.remove(&[b, c]);
         assert!(pool.is_empty() && pool.bytes() == 0);
     }
 
     #[test]
-    fn take_respects_count_and_bytes_but_never_starves() {
+    fn peek_respects_count_and_bytes_but_never_starves() {
         let pool = Mempool::new(10);
         for n in 0..5 {
             let (id, t) = tx(n);
             pool.push(id, t, 400).unwrap();
         }
-        assert_eq!(pool.take(2, 10_000).len(), 2);
-        assert_eq!(pool.take(10, 900).len(), 2);
-        assert_eq!(pool.take(10, 10).len(), 1, "one oversized transaction still moves");
-        assert!(pool.is_empty());
+        assert_eq!(pool.peek(2, 10_000).len(), 2);
+        assert_eq!(pool.peek(10, 900).len(), 2);
+        assert_eq!(pool.peek(10, 10).len(), 1, "one oversized transaction still moves");
+    }
+
+    #[test]
+    fn forwarding_waits_before_sending_the_same_transaction_again() {
+        let pool = Mempool::new(10);
+        for n in 0..3 {
+            let (id, t) = tx(n);
+            pool.push(id, t, 10).unwrap();
+        }
+        assert_eq!(pool.take_for_forward(2, 1000, Duration::from_secs(60)).len(), 2);
+        assert_eq!(pool.take_for_forward(10, 1000, Duration::from_secs(60)).len(), 1, "only the one not yet sent");
+        assert!(pool.take_for_forward(10, 1000, Duration::from_secs(60)).is_empty());
+        assert_eq!(pool.take_for_forward(10, 1000, Duration::ZERO).len(), 3, "due again after the retry time");
+        assert_eq!(pool.len(), 3, "forwarded transactions stay until committed");
     }
 }

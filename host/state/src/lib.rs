@@ -18,11 +18,14 @@ mod chain;
 mod commit;
 mod keys;
 mod meta;
+mod raft;
 mod read;
+mod snapshot;
 
 pub use commit::{BlockCommit, StateWrite};
 pub use meta::AppliedMeta;
 pub use read::{HistoryEntry, Versioned};
+pub use snapshot::SnapshotInfo;
 
 use rocksdb::{BlockBasedOptions, ColumnFamilyDescriptor, Options, DB};
 use std::path::Path;
@@ -85,7 +88,12 @@ pub(crate) const CF_RECEIPTS: &str = "receipts";
 pub(crate) const CF_TXINDEX: &str = "txindex";
 pub(crate) const CF_CODE: &str = "code";
 pub(crate) const CF_META: &str = "meta";
-const CFS: [&str; 7] = [CF_STATE, CF_VERSIONS, CF_BLOCKS, CF_RECEIPTS, CF_TXINDEX, CF_CODE, CF_META];
+pub(crate) const CF_RAFT_LOG: &str = "raft_log";
+pub(crate) const CF_RAFT_META: &str = "raft_meta";
+/// The column families that hold the chain (what a snapshot carries).
+pub(crate) const CHAIN_CFS: [&str; 7] = [CF_STATE, CF_VERSIONS, CF_BLOCKS, CF_RECEIPTS, CF_TXINDEX, CF_CODE, CF_META];
+const CFS: [&str; 9] =
+    [CF_STATE, CF_VERSIONS, CF_BLOCKS, CF_RECEIPTS, CF_TXINDEX, CF_CODE, CF_META, CF_RAFT_LOG, CF_RAFT_META];
 
 /// The RocksDB store of one node. Reads may run concurrently with each other and
 /// with a commit; commits come from one writer, in height order.

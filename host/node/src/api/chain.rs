@@ -13,7 +13,7 @@ use std::sync::Arc;
 pub async fn status(State(node): State<Arc<Node>>) -> Json<Value> {
     let tip = node.exec.tip();
     let g = node.exec.genesis();
-    let halted = node.sequencer.halted();
+    let raft = node.sequencer.status();
     Json(json!({
         "node_id": node.id,
         "chain_id": g.chain_id,
@@ -23,9 +23,10 @@ pub async fn status(State(node): State<Arc<Node>>) -> Json<Value> {
         "last_block_time_ms": tip.time_ms,
         "state_root": tip.state_root,
         "receipts_root": tip.receipts_root,
-        "raft": { "role": if halted.is_some() { "halted" } else { "leader" }, "leader": node.id, "term": 0, "voters": [node.id] },
+        "raft": raft,
         "mempool_txs": node.mempool.len(),
-        "halted": halted,
+        "halted": raft.halted,
+        "commit_obstacle": node.commit_obstacle(),
         "uptime_s": node.started.elapsed().as_secs(),
         "version": env!("CARGO_PKG_VERSION"),
     }))

@@ -1,5 +1,6 @@
 //! The node's HTTP JSON API. See `docs/api.md` and `docs/openapi.yaml`.
 
+mod admin;
 mod chain;
 mod error;
 mod events;
@@ -31,6 +32,7 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/v1/blocks", get(chain::blocks))
         .route("/v1/blocks/{height}", get(chain::block))
         .route("/v1/contracts", get(chain::contracts))
+        .route("/v1/admin/nodes", post(admin::nodes))
         .route("/v1/events", get(events::events))
         .route("/v1/openapi.yaml", get(|| async { ([(header::CONTENT_TYPE, "application/yaml")], OPENAPI) }))
         .route("/metrics", get(metrics))

@@ -73,8 +73,13 @@ pub async fn submit(
         node.metrics.txs_rejected.with_label_values(&[r.code()]).inc();
         ApiError::from(r)
     })?;
-    if let Some(h) = node.sequencer.halted() {
-        return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "halted", format!("this node halted: {h}")));
+    if let Some(why) = node.commit_obstacle() {
+        node.metrics.txs_rejected.with_label_values(&["no-quorum"]).inc();
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no-quorum",
+            format!("not accepted: {why}; retry later"),
+        ));
     }
     let waiter = p.wait.then(|| node.waiters.register(id));
     let size = phr_ledger::Canonical::to_canonical(&tx).len();
@@ -101,11 +106,19 @@ pub async fn submit(
             }
         }
         Ok(Err(_)) => Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "halted", "the node stopped before the transaction committed")),
-        Err(_) => Ok((
-            StatusCode::ACCEPTED,
-            Json(json!({"tx_id": id, "status": "pending", "message": format!("not committed within {} ms; poll GET /v1/txs/{id}", timeout.as_millis())})),
-        )
-            .into_response()),
+        Err(_) => match node.commit_obstacle() {
+            Some(why) => Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "no-quorum",
+                format!("not committed within {} ms: {why}; it stays queued here and may commit later (GET /v1/txs/{id})", timeout.as_millis()),
+            )
+            .with("tx_id", json!(id))),
+            None => Ok((
+                StatusCode::ACCEPTED,
+                Json(json!({"tx_id": id, "status": "pending", "message": format!("not committed within {} ms; poll GET /v1/txs/{id}", timeout.as_millis())})),
+            )
+                .into_response()),
+        },
     }
 }
 

@@ -107,3 +107,53 @@ pub async fn events(node: &str, topic: Option<String>, from_height: Option<u64>)
     eprintln!("the event stream ended");
     Ok(ExitCode::FAILURE)
 }
+
+fn load_key(path: &std::path::Path) -> anyhow::Result<phr_ledger::Keypair> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read key file {}", path.display()))?;
+    Ok(serde_json::from_str::<KeyFile>(&text)
+        .with_context(|| format!("{} is not a key file", path.display()))?
+        .keypair()?)
+}
+
+/// Sign and send one membership command.
+pub async fn node_command(
+    node: &str,
+    key: &std::path::Path,
+    action: phr_ledger::NodeAction,
+) -> anyhow::Result<ExitCode> {
+    let admin = load_key(key)?;
+    let client = Client::new(node);
+    let chain_id = match client.status().await {
+        Ok(s) => s["chain_id"].as_str().unwrap_or_default().to_string(),
+        Err(e) => return print(Err(e)),
+    };
+    let issued_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as u64;
+    let cmd = phr_ledger::AdminCommandBody { chain_id, action, issued_ms, admin: admin.public_key() }.sign(&admin);
+    print(client.admin_nodes(&cmd).await)
+}
+
+/// `phr node add`: add the node of `config` as a learner, then promote it if asked.
+pub async fn node_add(
+    node: &str,
+    key: &std::path::Path,
+    config: &std::path::Path,
+    voter: bool,
+) -> anyhow::Result<ExitCode> {
+    let cfg = crate::config::NodeConfig::load(config)?;
+    let node_key = serde_json::from_str::<KeyFile>(&std::fs::read_to_string(&cfg.key_file)?)?;
+    let (Some(org), Some(peer_addr)) = (cfg.org.clone(), cfg.peer_addr.clone()) else {
+        anyhow::bail!("{} has no `org` and `peer_addr`: create it with `phr network add-node`", config.display());
+    };
+    let add = phr_ledger::NodeAction::Add {
+        name: cfg.node_id.clone(),
+        org,
+        public_key: node_key.public_key,
+        peer_addr,
+        api_addr: cfg.api_addr.clone(),
+    };
+    let code = node_command(node, key, add).await?;
+    if code != ExitCode::SUCCESS || !voter {
+        return Ok(code);
+    }
+    node_command(node, key, phr_ledger::NodeAction::Promote { name: cfg.node_id }).await
+}

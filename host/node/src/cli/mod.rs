@@ -117,6 +117,28 @@ enum NetworkCmd {
         #[arg(long = "contract", value_parser = parse_contract)]
         contracts: Vec<(String, PathBuf)>,
     },
+    /// Create the key and config of a new node for an existing network directory.
+    /// Start it, then add it with `phr node add`.
+    AddNode {
+        /// The network directory (from `phr network init`).
+        #[arg(long)]
+        network: PathBuf,
+        /// The new node's id.
+        #[arg(long)]
+        id: String,
+        /// Its organisation.
+        #[arg(long)]
+        org: String,
+        /// Host of its addresses.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        /// Its API port (0: a free port).
+        #[arg(long, default_value_t = 0)]
+        api_port: u16,
+        /// Its peer port (0: a free port).
+        #[arg(long, default_value_t = 0)]
+        peer_port: u16,
+    },
 }
 
 #[derive(Subcommand)]
@@ -126,6 +148,44 @@ enum NodeCmd {
         /// The node's config file (DIR/<node>/node.toml from `phr network init`).
         #[arg(long)]
         config: PathBuf,
+    },
+    /// Add a running node to the Raft group as a learner (it catches up from the
+    /// others); with --voter, then make it a voter. Signed by an admin of its organisation.
+    Add {
+        /// API URL of any member node.
+        #[arg(long, env = "PHR_NODE", default_value = DEFAULT_NODE)]
+        node: String,
+        /// Key file of an admin of the new node's organisation.
+        #[arg(long)]
+        key: PathBuf,
+        /// The new node's config (from `phr network add-node`).
+        #[arg(long)]
+        config: PathBuf,
+        /// Promote it to voter once it has caught up.
+        #[arg(long)]
+        voter: bool,
+    },
+    /// Make a learner a voter.
+    Promote {
+        #[arg(long, env = "PHR_NODE", default_value = DEFAULT_NODE)]
+        node: String,
+        /// Key file of an admin of the node's organisation.
+        #[arg(long)]
+        key: PathBuf,
+        /// The node id.
+        #[arg(long)]
+        id: String,
+    },
+    /// Remove a node from the Raft group.
+    Remove {
+        #[arg(long, env = "PHR_NODE", default_value = DEFAULT_NODE)]
+        node: String,
+        /// Key file of an admin of the node's organisation.
+        #[arg(long)]
+        key: PathBuf,
+        /// The node id.
+        #[arg(long)]
+        id: String,
     },
 }
 
@@ -144,7 +204,7 @@ fn init_logging(filter: Option<&str>, default: &str) {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let default_log = match cli.cmd {
-        Command::Node { .. } => "info",
+        Command::Node { .. } => "info,openraft=error",
         _ => "warn",
     };
     init_logging(cli.log.as_deref(), default_log);
@@ -192,6 +252,26 @@ async fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             }
             println!("start a node with: phr node start --config {}", net.node_configs[0].display());
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Network { cmd: NetworkCmd::AddNode { network, id, org, host, api_port, peer_port } } => {
+            let added = netinit::add_node(&network, &id, &org, &host, api_port, peer_port)?;
+            println!("created node {id} of {org}: {}", added.config.display());
+            println!("  peer address {}, API {}", added.node.peer_addr, added.node.api_addr);
+            println!("start it:   phr node start --config {}", added.config.display());
+            println!(
+                "then add it: phr node add --node <member API URL> --key <{org} admin key> --config {} [--voter]",
+                added.config.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Node { cmd: NodeCmd::Add { node, key, config, voter } } => {
+            calls::node_add(&node, &key, &config, voter).await
+        }
+        Command::Node { cmd: NodeCmd::Promote { node, key, id } } => {
+            calls::node_command(&node, &key, phr_ledger::NodeAction::Promote { name: id }).await
+        }
+        Command::Node { cmd: NodeCmd::Remove { node, key, id } } => {
+            calls::node_command(&node, &key, phr_ledger::NodeAction::Remove { name: id }).await
         }
         Command::Node { cmd: NodeCmd::Start { config } } => {
             let cfg = NodeConfig::load(&config)?;

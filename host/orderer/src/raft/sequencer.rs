@@ -1,0 +1,327 @@
+//! [`RaftSequencer`]: the sequencing seam filled by openraft.
+
+use super::client::PeerNetwork;
+use super::envelope::{PeerKeys, Signer};
+use super::log_store::LogStore;
+use super::state_machine::StateMachine;
+use super::types::{decode, encode, node_id, PeerNode, PhrRaft};
+use crate::{BatchApplier, OrderError, Sequencer};
+use openraft::error::{ClientWriteError, RaftError};
+use openraft::{ChangeMembers, Raft, ServerState, SnapshotPolicy};
+use phr_ledger::{Attestation, Batch, Keypair, PublicKey, SignedTx};
+use phr_state::StateDb;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Timing and compaction of the Raft group (node-local settings).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RaftSettings {
+    pub heartbeat_ms: u64,
+    pub election_timeout_min_ms: u64,
+    pub election_timeout_max_ms: u64,
+    /// Build a snapshot after this many log entries since the last one.
+    pub snapshot_every: u64,
+    /// Log entries kept behind a snapshot (lagging peers within them catch up from the log).
+    pub keep_logs: u64,
+    /// Entries (blocks) sent in one append request.
+    pub max_entries_per_append: u64,
+}
+
+impl Default for RaftSettings {
+    fn default() -> Self {
+        RaftSettings {
+            heartbeat_ms: 100,
+            election_timeout_min_ms: 800,
+            election_timeout_max_ms: 1600,
+            snapshot_every: 2000,
+            keep_logs: 500,
+            max_entries_per_append: 16,
+        }
+    }
+}
+
+/// A membership change, asked of the leader.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum AdminOp {
+    /// Add a node as a non-voting learner; returns once it has caught up.
+    AddLearner(PeerNode),
+    /// Make a learner a voter.
+    Promote(String),
+    /// Remove a node from the group.
+    Remove(String),
+}
+
+/// What a node knows of the Raft group.
+#[derive(Clone, Debug, Serialize)]
+pub struct RaftStatus {
+    pub role: String,
+    pub leader: Option<String>,
+    pub term: u64,
+    pub last_log_index: Option<u64>,
+    pub last_applied_index: Option<u64>,
+    pub voters: Vec<String>,
+    pub learners: Vec<String>,
+    /// On the leader: how long since a quorum last acknowledged it.
+    pub millis_since_quorum_ack: Option<u64>,
+    /// The log index of this node's latest snapshot (built or installed).
+    pub snapshot_index: Option<u64>,
+    /// Log entries up to this index were compacted away.
+    pub purged_index: Option<u64>,
+    pub halted: Option<String>,
+}
+
+/// How to start a node's Raft.
+pub struct RaftParams {
+    pub db: Arc<StateDb>,
+    pub applier: Arc<dyn BatchApplier>,
+    pub chain_id: String,
+    pub me: PeerNode,
+    pub key: Keypair,
+    /// The genesis nodes: the initial voters, and whose keys are always known.
+    pub genesis: Vec<PeerNode>,
+    /// Other nodes whose messages to accept before the membership names them.
+    pub known_peers: Vec<PeerNode>,
+    /// Addresses to reach peers at instead of their advertised ones, by name.
+    pub address_overrides: HashMap<String, String>,
+    pub settings: RaftSettings,
+    pub snapshot_dir: PathBuf,
+}
+
+/// Orders batches through Raft. One per node.
+pub struct RaftSequencer {
+    raft: Raft<PhrRaft>,
+    applier: Arc<dyn BatchApplier>,
+    net: PeerNetwork,
+    keys: Arc<PeerKeys>,
+    signer: Arc<Signer>,
+    me: PeerNode,
+}
+
+fn key_of(n: &PeerNode) -> Option<PublicKey> {
+    n.public_key.parse().ok()
+}
+
+impl RaftSequencer {
+    /// Start Raft on this node. A genesis node of a new chain initializes the
+    /// group with the genesis nodes as voters (safe on every genesis node); any
+    /// other node waits to be added.
+    pub async fn start(p: RaftParams) -> Result<Arc<Self>, String> {
+        let id = node_id(&p.me.name);
+        let keys = Arc::new(PeerKeys::new(&p.chain_id, id));
+        for n in p.genesis.iter().chain(&p.known_peers).chain(std::iter::once(&p.me)) {
+            if let Some(k) = key_of(n) {
+                keys.insert(&n.name, k);
+            }
+        }
+        let signer = Arc::new(Signer::new(&p.chain_id, id, p.key.clone()));
+        let net = PeerNetwork::new(signer.clone(), keys.clone(), p.address_overrides.clone());
+        let s = &p.settings;
+        let config = openraft::Config {
+            cluster_name: p.chain_id.clone(),
+            heartbeat_interval: s.heartbeat_ms,
+            election_timeout_min: s.election_timeout_min_ms,
+            election_timeout_max: s.election_timeout_max_ms,
+            snapshot_policy: SnapshotPolicy::LogsSinceLast(s.snapshot_every),
+            max_in_snapshot_log_to_keep: s.keep_logs,
+            max_payload_entries: s.max_entries_per_append,
+            install_snapshot_timeout: 10_000,
+            ..Default::default()
+        };
+        let config = Arc::new(config.validate().map_err(|e| format!("raft settings: {e}"))?);
+        let sm = StateMachine::new(p.db.clone(), p.applier.clone(), p.snapshot_dir.clone())
+            .map_err(|e| format!("snapshot directory {}: {e}", p.snapshot_dir.display()))?;
+        let raft = Raft::new(id, config, net.clone(), LogStore::new(p.db.clone()), sm)
+            .await
+            .map_err(|e| format!("cannot start raft: {e}"))?;
+        let in_genesis = p.genesis.iter().any(|n| n.name == p.me.name);
+        if in_genesis && !raft.is_initialized().await.map_err(|e| e.to_string())? {
+            let members: BTreeMap<u64, PeerNode> = p.genesis.iter().map(|n| (node_id(&n.name), n.clone())).collect();
+            if let Err(e) = raft.initialize(members).await {
+                tracing::info!("raft already initialized: {e}");
+            }
+        }
+        let seq = Arc::new(RaftSequencer { raft, applier: p.applier, net, keys, signer, me: p.me });
+        seq.clone().follow_membership();
+        Ok(seq)
+    }
+
+    /// Keep the accepted peer keys in step with the membership.
+    fn follow_membership(self: Arc<Self>) {
+        let mut rx = self.raft.metrics();
+        tokio::spawn(async move {
+            loop {
+                let nodes: Vec<PeerNode> = rx.borrow().membership_config.nodes().map(|(_, n)| n.clone()).collect();
+                for n in nodes {
+                    if let Some(k) = key_of(&n) {
+                        self.keys.insert(&n.name, k);
+                    }
+                }
+                if rx.changed().await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+
+    pub fn raft(&self) -> &Raft<PhrRaft> {
+        &self.raft
+    }
+
+    pub fn keys(&self) -> &PeerKeys {
+        &self.keys
+    }
+
+    pub fn signer(&self) -> &Signer {
+        &self.signer
+    }
+
+    pub fn me(&self) -> &PeerNode {
+        &self.me
+    }
+
+    /// What this node knows of the group now.
+    pub fn status(&self) -> RaftStatus {
+        let m = self.raft.metrics().borrow().clone();
+        let name = |id: &u64| {
+            m.membership_config.membership().get_node(id).map(|n| n.name.clone()).unwrap_or_else(|| id.to_string())
+        };
+        let voters: BTreeSet<u64> = m.membership_config.membership().voter_ids().collect();
+        let learners = m.membership_config.membership().learner_ids().map(|id| name(&id)).collect();
+        let halted = m.running_state.as_ref().err().map(|e| e.to_string());
+        let role = if halted.is_some() {
+            "halted"
+        } else {
+            match m.state {
+                ServerState::Leader => "leader",
+                ServerState::Follower => "follower",
+                ServerState::Candidate => "candidate",
+                ServerState::Learner => "learner",
+                ServerState::Shutdown => "shutdown",
+            }
+        };
+        RaftStatus {
+            role: role.to_string(),
+            leader: m.current_leader.as_ref().map(name),
+            term: m.current_term,
+            last_log_index: m.last_log_index,
+            last_applied_index: m.last_applied.map(|l| l.index),
+            voters: voters.iter().map(name).collect(),
+            learners,
+            millis_since_quorum_ack: m.millis_since_quorum_ack,
+            snapshot_index: m.snapshot.map(|l| l.index),
+            purged_index: m.purged.map(|l| l.index),
+            halted,
+        }
+    }
+
+    /// The membership record of node `name`, if it is a member.
+    pub fn member(&self, name: &str) -> Option<PeerNode> {
+        self.raft.metrics().borrow().membership_config.membership().get_node(&node_id(name)).cloned()
+    }
+
+    /// The leader's membership record, if a leader is known.
+    pub fn leader(&self) -> Option<PeerNode> {
+        let m = self.raft.metrics().borrow().clone();
+        let id = m.current_leader?;
+        m.membership_config.membership().get_node(&id).cloned()
+    }
+
+    /// Send transactions waiting here to the leader's mempool.
+    pub async fn forward(&self, txs: &[SignedTx]) -> Result<Vec<super::server::Forwarded>, String> {
+        let leader = self.leader().ok_or("no leader is known")?;
+        let body = borsh::to_vec(txs).expect("writing to a Vec");
+        let out =
+            self.net.request(&leader, "forward", body, Duration::from_secs(10)).await.map_err(|e| e.to_string())?;
+        decode(&out).map_err(|e| e.to_string())
+    }
+
+    /// Carry out a membership change: here if this node leads, else on the leader.
+    pub async fn admin(&self, op: AdminOp) -> Result<String, String> {
+        if self.is_leader() {
+            return self.admin_here(op).await;
+        }
+        let leader = self.leader().ok_or("no leader is known; the group has no quorum")?;
+        let out = self
+            .net
+            .request(&leader, "admin", encode(&op), Duration::from_secs(300))
+            .await
+            .map_err(|e| e.to_string())?;
+        decode::<Result<String, String>>(&out).map_err(|e| e.to_string())?
+    }
+
+    /// Carry out a membership change on this node, which must lead.
+    pub async fn admin_here(&self, op: AdminOp) -> Result<String, String> {
+        let members = || self.raft.metrics().borrow().membership_config.membership().clone();
+        match op {
+            AdminOp::AddLearner(node) => {
+                let key = key_of(&node).ok_or_else(|| format!("node {} has no valid public key", node.name))?;
+                self.keys.insert(&node.name, key);
+                let name = node.name.clone();
+                let r = self.raft.add_learner(node_id(&name), node, true).await.map_err(|e| e.to_string())?;
+                Ok(format!("{name} added as a learner and caught up to log index {}", r.log_id.index))
+            }
+            AdminOp::Promote(name) => {
+                let id = node_id(&name);
+                if members().get_node(&id).is_none() {
+                    return Err(format!("{name} is not a member; add it as a learner first"));
+                }
+                self.raft
+                    .change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([id])), false)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(format!("{name} is now a voter"))
+            }
+            AdminOp::Remove(name) => {
+                let id = node_id(&name);
+                let m = members();
+                if m.get_node(&id).is_none() {
+                    return Err(format!("{name} is not a member"));
+                }
+                if m.voter_ids().any(|v| v == id) {
+                    self.raft
+                        .change_membership(ChangeMembers::RemoveVoters(BTreeSet::from([id])), false)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                } else {
+                    self.raft
+                        .change_membership(ChangeMembers::RemoveNodes(BTreeSet::from([id])), false)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+                Ok(format!("{name} removed"))
+            }
+        }
+    }
+
+    /// Stop Raft on this node.
+    pub async fn shutdown(&self) {
+        let _ = self.raft.shutdown().await;
+    }
+}
+
+impl Sequencer for RaftSequencer {
+    async fn order(&self, batch: Batch) -> Result<(), OrderError> {
+        match self.raft.client_write(batch).await {
+            Ok(_) => Ok(()),
+            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
+                Err(OrderError::NotLeader(f.leader_node.map(|n| n.name)))
+            }
+            Err(RaftError::APIError(e)) => Err(OrderError::NotLeader(Some(e.to_string()))),
+            Err(RaftError::Fatal(f)) => Err(OrderError::Halted(f.to_string())),
+        }
+    }
+
+    fn is_leader(&self) -> bool {
+        let m = self.raft.metrics();
+        let m = m.borrow();
+        m.state == ServerState::Leader && m.running_state.is_ok()
+    }
+
+    fn attestation(&self) -> Option<Attestation> {
+        self.applier.attestation()
+    }
+}

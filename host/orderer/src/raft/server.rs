@@ -1,0 +1,95 @@
+//! The peer protocol, server side: an axum router for the node's peer address.
+
+use super::sequencer::{AdminOp, RaftSequencer};
+use super::types::{decode, encode};
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use phr_ledger::SignedTx;
+use std::sync::Arc;
+
+/// What became of one forwarded transaction on the leader.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Forwarded {
+    /// Admitted and waiting for a block.
+    Queued,
+    /// Already waiting there.
+    AlreadyQueued,
+    /// Already committed.
+    Committed,
+    /// The leader's mempool is full: send it again later.
+    Busy,
+    /// Refused for good (expired, bad signature, ...), with the reason.
+    Refused(String),
+}
+
+/// Where forwarded transactions go on the leader: its admission and mempool.
+pub trait ForwardSink: Send + Sync + 'static {
+    /// Admit `txs` into this node's mempool; one outcome per transaction.
+    fn accept(&self, txs: Vec<SignedTx>) -> Vec<Forwarded>;
+}
+
+/// What the peer routes need.
+pub struct PeerService {
+    pub sequencer: Arc<RaftSequencer>,
+    pub sink: Arc<dyn ForwardSink>,
+}
+
+/// `POST /peer/v1/{append|vote|snapshot|forward|admin}`: a signed envelope in,
+/// a signed envelope out. Unauthenticated messages get 401 and a log line.
+pub fn router(svc: Arc<PeerService>) -> Router {
+    Router::new()
+        .route("/peer/v1/{kind}", post(handle))
+        .layer(axum::extract::DefaultBodyLimit::max(256 << 20))
+        .with_state(svc)
+}
+
+fn bad(what: &str, e: impl std::fmt::Display) -> Response {
+    (StatusCode::BAD_REQUEST, format!("malformed {what}: {e}")).into_response()
+}
+
+async fn handle(State(svc): State<Arc<PeerService>>, Path(kind): Path<String>, body: Bytes) -> Response {
+    let seq = &svc.sequencer;
+    let (from, body) = match seq.keys().open(&body, &kind, None) {
+        Ok(x) => x,
+        Err(e) => {
+            tracing::warn!(kind = %kind, "rejected a peer message: {e}");
+            return (StatusCode::UNAUTHORIZED, format!("rejected: {e}")).into_response();
+        }
+    };
+    let raft = seq.raft();
+    let out = match kind.as_str() {
+        "append" => match decode(&body) {
+            Ok(req) => encode(&raft.append_entries(req).await),
+            Err(e) => return bad("append request", e),
+        },
+        "vote" => match decode(&body) {
+            Ok(req) => encode(&raft.vote(req).await),
+            Err(e) => return bad("vote request", e),
+        },
+        "snapshot" => match decode(&body) {
+            Ok(req) => encode(&raft.install_snapshot(req).await),
+            Err(e) => return bad("snapshot chunk", e),
+        },
+        "forward" => match borsh::from_slice::<Vec<SignedTx>>(&body) {
+            Ok(txs) => {
+                let sink = svc.sink.clone();
+                match tokio::task::spawn_blocking(move || sink.accept(txs)).await {
+                    Ok(results) => encode(&results),
+                    Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+                }
+            }
+            Err(e) => return bad("forwarded transactions", e),
+        },
+        "admin" => match decode::<AdminOp>(&body) {
+            Ok(op) => encode(&seq.admin_here(op).await),
+            Err(e) => return bad("admin command", e),
+        },
+        _ => return (StatusCode::NOT_FOUND, "no such peer route").into_response(),
+    };
+    let sealed = seq.signer().seal(from, &format!("{kind}/response"), out);
+    (StatusCode::OK, sealed).into_response()
+}

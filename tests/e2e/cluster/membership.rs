@@ -1,0 +1,138 @@
+//! Nodes joining, and peers proving who they are.
+
+use super::harness::*;
+use crate::support::*;
+use phr_ledger::Keypair;
+use phr_orderer::raft::{node_id, Signer};
+use std::time::{Duration, Instant};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_node_joins_under_load_catches_up_from_a_snapshot_and_becomes_a_voter() {
+    let _serial = serial().await;
+    // Small snapshots and a short log, so that a newcomer cannot replay from the start.
+    let mut c = Cluster::new(3, Opts { snapshot_every: 20, keep_logs: 5, ..Default::default() }).await;
+    c.start_all().await;
+    let leader = c.leader(Duration::from_secs(30)).await;
+    let (doc, patient) = load_signer(&c).await;
+    let chain = c.net.chain_id();
+    let clients: Vec<_> = (0..3).map(|i| c.client(i)).collect();
+    // Few in flight: many small blocks.
+    let load = Load::start(clients.clone(), anchors(&chain, &doc, &patient, "before", 3000), 4);
+    // Every node has compacted its log: whoever leads when node3 joins must send a snapshot.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    for i in 0..3 {
+        loop {
+            let s = c.status(i).await.unwrap();
+            if s["raft"]["purged_index"].as_u64().unwrap_or(0) > 0 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "node{i} never compacted its log: {s}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    // Create, start and add node3 while the load goes on.
+    let out =
+        phr(&["network", "add-node", "--network", c.net.path().to_str().unwrap(), "--id", "node3", "--org", "citylab"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let cfg3 = c.net.path().join("node3/node.toml");
+    let node3 = NodeProc::start(&cfg3);
+    let url = c.nodes[leader].as_ref().unwrap().url.clone();
+    let key = c.net.admin_key_file("citylab");
+    let args: Vec<String> = vec![
+        "node".into(),
+        "add".into(),
+        "--node".into(),
+        url,
+        "--key".into(),
+        key.display().to_string(),
+        "--config".into(),
+        cfg3.display().to_string(),
+        "--voter".into(),
+    ];
+    let out =
+        tokio::task::spawn_blocking(move || phr(&args.iter().map(String::as_str).collect::<Vec<_>>())).await.unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "node add failed: {text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("caught up") && text.contains("is now a voter"), "{text}");
+    let acked = load.stop().await;
+
+    // node3 applies its own promotion shortly after the leader commits it.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let s3 = node3.client().status().await.unwrap();
+        if s3["raft"]["voters"].as_array().unwrap().len() == 4 {
+            assert!(s3["raft"]["snapshot_index"].as_u64().is_some(), "node3 caught up from a snapshot: {s3}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "node3 never saw itself a voter: {s3}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (height, hash, root) = c.converged(Duration::from_secs(60)).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let s3 = node3.client().status().await.unwrap();
+        if s3["height"].as_u64() == Some(height) {
+            assert_eq!(
+                (s3["last_block_hash"].as_str().unwrap(), s3["state_root"].as_str().unwrap()),
+                (hash.as_str(), root.as_str())
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "node3 did not reach height {height}: {s3}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    // The newcomer holds the whole history, served from the snapshot.
+    let b1 = node3.client().block("1", false).await.unwrap();
+    assert_eq!(b1["hash"], c.client(0).block("1", false).await.unwrap()["hash"]);
+    eprintln!(
+        "join: node3 caught up from a snapshot at height {height} with {} acknowledged during the join",
+        acked.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn forged_peer_messages_are_rejected_and_logged() {
+    let _serial = serial().await;
+    let net = Network::init(&["--nodes", "2"]);
+    let log = net.path().join("node0.log");
+    let node0 = NodeProc::start_logged(&net.node_config(0), &log);
+    let node1 = NodeProc::start(&net.node_config(1));
+    ready(&node0.client()).await;
+    let genesis: phr_ledger::Genesis =
+        phr_ledger::Genesis::from_json(&std::fs::read_to_string(net.path().join("genesis.json")).unwrap()).unwrap();
+    let peer0 = genesis.nodes[0].peer_addr.clone();
+    let chain = genesis.chain_id.clone();
+    let to = node_id("node0");
+    let post = |body: Vec<u8>| {
+        let url = format!("http://{peer0}/peer/v1/vote");
+        async move { reqwest::Client::new().post(url).body(body).send().await.unwrap() }
+    };
+    // Mallory claims to be node1 but signs with her own key.
+    let forged =
+        Signer::new(&chain, node_id("node1"), Keypair::generate()).seal(to, "vote", b"not even a vote".to_vec());
+    let r = post(forged).await;
+    assert_eq!(r.status().as_u16(), 401);
+    assert!(r.text().await.unwrap().contains("bad signature"));
+    // An unknown node.
+    let unknown = Signer::new(&chain, node_id("mallory"), Keypair::generate()).seal(to, "vote", vec![]);
+    assert_eq!(post(unknown).await.status().as_u16(), 401);
+    // Garbage.
+    assert_eq!(post(b"hello".to_vec()).await.status().as_u16(), 401);
+    // The real node1's key, but for another chain.
+    let key1: phr_ledger::KeyFile =
+        serde_json::from_str(&std::fs::read_to_string(net.path().join("node1/node.key")).unwrap()).unwrap();
+    let other_chain = Signer::new("other-chain", node_id("node1"), key1.keypair().unwrap()).seal(to, "vote", vec![]);
+    assert_eq!(post(other_chain).await.status().as_u16(), 401);
+
+    // The network is unharmed.
+    let c = node0.client();
+    let p = patient(&c).await;
+    assert_eq!(node1.client().status().await.unwrap()["height"], c.status().await.unwrap()["height"]);
+    let _ = p;
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("rejected a peer message") && text.contains("bad signature") && text.contains("unknown node"),
+        "{text}"
+    );
+}
