@@ -108,10 +108,20 @@ impl NodeProc {
         Self::spawn(config, Stdio::from(f), "info,openraft=off")
     }
 
+    /// Like [`NodeProc::start_logged`], with its own compiled-code cache.
+    pub fn start_with_cache(config: &Path, log: &Path, cache: &Path) -> NodeProc {
+        let f = std::fs::File::create(log).unwrap();
+        Self::spawn_in(config, Stdio::from(f), "info,openraft=off", cache)
+    }
+
     fn spawn(config: &Path, stderr: Stdio, log: &str) -> NodeProc {
+        Self::spawn_in(config, stderr, log, &compile_cache())
+    }
+
+    fn spawn_in(config: &Path, stderr: Stdio, log: &str, cache: &Path) -> NodeProc {
         let mut child = Command::new(PHR)
             .args(["node", "start", "--config", config.to_str().unwrap()])
-            .env("PHR_COMPILE_CACHE", compile_cache())
+            .env("PHR_COMPILE_CACHE", cache)
             .env("PHR_LOG", log)
             .env("NO_COLOR", "1")
             .stdout(Stdio::piped())

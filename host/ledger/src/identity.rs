@@ -29,11 +29,31 @@ pub enum KeyError {
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize)]
 pub struct PublicKey(pub [u8; 33]);
 
+/// Decompressed keys by their compressed bytes. Decompressing a point costs a
+/// square root; a node sees the same few thousand signers again and again.
+fn verifying_key(bytes: &[u8; 33]) -> Result<VerifyingKey, KeyError> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static CACHE: OnceLock<Mutex<HashMap<[u8; 33], VerifyingKey>>> = OnceLock::new();
+    const CAPACITY: usize = 1 << 16;
+    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+    if let Some(k) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(bytes) {
+        return Ok(*k);
+    }
+    let k = VerifyingKey::from_sec1_bytes(bytes).map_err(|_| KeyError::BadPublicKey)?;
+    let mut c = cache.lock().unwrap_or_else(|p| p.into_inner());
+    if c.len() >= CAPACITY {
+        c.clear();
+    }
+    c.insert(*bytes, k);
+    Ok(k)
+}
+
 impl PublicKey {
     /// Parse and check that the bytes are a point on the curve.
     pub fn from_bytes(b: &[u8]) -> Result<Self, KeyError> {
         let arr: [u8; 33] = b.try_into().map_err(|_| KeyError::BadPublicKey)?;
-        VerifyingKey::from_sec1_bytes(&arr).map_err(|_| KeyError::BadPublicKey)?;
+        verifying_key(&arr)?;
         Ok(PublicKey(arr))
     }
 
@@ -47,7 +67,7 @@ impl PublicKey {
 
     /// Verify a low-S signature over `message` (hashed with SHA-256).
     pub fn verify(&self, message: &[u8], sig: &Signature) -> Result<(), KeyError> {
-        let vk = VerifyingKey::from_sec1_bytes(&self.0).map_err(|_| KeyError::BadPublicKey)?;
+        let vk = verifying_key(&self.0)?;
         let s = k256::ecdsa::Signature::from_slice(&sig.0).map_err(|_| KeyError::MalformedSignature)?;
         if s.normalize_s().is_some() {
             return Err(KeyError::HighS);
@@ -82,13 +102,22 @@ impl FromStr for PublicKey {
 
 impl Serialize for PublicKey {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_hex())
+        if s.is_human_readable() {
+            s.serialize_str(&self.to_hex())
+        } else {
+            s.serialize_bytes(&self.0)
+        }
     }
 }
 
 impl<'de> Deserialize<'de> for PublicKey {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        <String as Deserialize>::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+        if d.is_human_readable() {
+            <String as Deserialize>::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+        } else {
+            let b = crate::hash::bytes_de(d)?;
+            PublicKey::from_bytes(&b).map_err(serde::de::Error::custom)
+        }
     }
 }
 
@@ -148,16 +177,25 @@ impl fmt::Debug for Signature {
 
 impl Serialize for Signature {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&hex::encode(self.0))
+        if s.is_human_readable() {
+            s.serialize_str(&hex::encode(self.0))
+        } else {
+            s.serialize_bytes(&self.0)
+        }
     }
 }
 
 impl<'de> Deserialize<'de> for Signature {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = <String as Deserialize>::deserialize(d)?;
         let mut out = [0u8; 64];
-        hex::decode_to_slice(&s, &mut out)
-            .map_err(|_| serde::de::Error::custom("signature must be 128 hex characters"))?;
+        if d.is_human_readable() {
+            let s = <String as Deserialize>::deserialize(d)?;
+            hex::decode_to_slice(&s, &mut out)
+                .map_err(|_| serde::de::Error::custom("signature must be 128 hex characters"))?;
+        } else {
+            let b = crate::hash::bytes_de(d)?;
+            out = b.as_slice().try_into().map_err(|_| serde::de::Error::custom("signature must be 64 bytes"))?;
+        }
         Ok(Signature(out))
     }
 }

@@ -1,6 +1,7 @@
-//! `phr bench`: signed transactions committed per second on a fresh one-node
-//! network, with the machine's single-core k256 verification rate measured in
-//! the same run so that the figure can be read as a fraction of it.
+//! `phr bench`: signed transactions committed per second on a fresh network of
+//! one or more nodes (all in this process, on this machine), with submit-to-
+//! commit latency, and the machine's single-core k256 verification rate measured
+//! in the same run so that the figure can be read as a fraction of it.
 
 use crate::client::{sign, Client};
 use crate::netinit;
@@ -14,6 +15,9 @@ use std::time::{Duration, Instant};
 
 #[derive(clap::Args)]
 pub struct BenchArgs {
+    /// Nodes in the network (each executes every block).
+    #[arg(long, default_value_t = 1)]
+    nodes: usize,
     /// Signed transactions to commit.
     #[arg(long, default_value_t = 20_000)]
     txs: usize,
@@ -71,12 +75,14 @@ fn bar(len: usize, what: &str, quiet: bool) -> ProgressBar {
 }
 
 pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
-    if a.txs == 0 || a.signers == 0 || a.concurrency == 0 {
-        bail!("--txs, --signers and --concurrency must be positive");
+    if a.nodes == 0 || a.txs == 0 || a.signers == 0 || a.concurrency == 0 {
+        bail!("--nodes, --txs, --signers and --concurrency must be positive");
     }
     let tmp = tempfile::tempdir()?;
-    let (net, node) = netinit::start_local(&tmp.path().join("network"), &["bench"], "phr-bench").await?;
-    let client = Client::new(&node.url());
+    let (net, nodes) =
+        netinit::start_local_cluster(&tmp.path().join("network"), a.nodes, &["bench"], "phr-bench").await?;
+    let clients: Vec<Client> = nodes.iter().map(|n| Client::new(&n.url())).collect();
+    let client = clients[0].clone();
     let admin = net.admin_key("bench")?;
 
     // The k256 reference, on an idle node.
@@ -124,8 +130,9 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
     // The load: every submission waits for its commit.
     let progress = bar(a.txs, "committing", a.json);
     let started = Instant::now();
-    let results = futures::stream::iter(txs.into_iter().map(|tx| {
-        let client = client.clone();
+    let results = futures::stream::iter(txs.into_iter().enumerate().map(|(i, tx)| {
+        // Spread the submissions over every node, as institutions would.
+        let client = clients[i % clients.len()].clone();
         let progress = progress.clone();
         async move {
             let t = Instant::now();
@@ -147,12 +154,15 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
     let mut lat: Vec<Duration> = results.iter().map(|(_, d)| *d).collect();
     lat.sort();
     let end_height = client.status().await?["height"].as_u64().unwrap_or(0);
-    node.stop().await;
+    for n in nodes {
+        n.stop().await;
+    }
 
     let committed = a.txs - failed;
     let tps = committed as f64 / elapsed.as_secs_f64();
     let blocks = end_height - start_height;
     let out = json!({
+        "nodes": a.nodes,
         "txs": a.txs,
         "committed": committed,
         "failed": failed,
@@ -164,14 +174,14 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
         "k256_verify_per_s_one_core": verify_rate,
         "fraction_of_one_core_verify_rate": tps / verify_rate,
         "concurrency": a.concurrency,
-        "workload": "record-anchor.anchor, one node, fsync per block, client in the same process",
+        "workload": "record-anchor.anchor, fsync per block, all nodes and the client in one process on this machine",
     });
     if a.json {
         println!("{out}");
     } else {
         println!(
-            "PHR Ledger throughput, one node ({} signed record-anchor transactions, {} in flight)",
-            a.txs, a.concurrency
+            "PHR Ledger throughput, {} node(s) ({} signed record-anchor transactions, {} in flight)",
+            a.nodes, a.txs, a.concurrency
         );
         println!("  k256 verifications, one core:  {:>9.0} /s", verify_rate);
         println!(

@@ -185,31 +185,46 @@ impl Network {
 }
 
 /// Create a one-node network in `dir` with free loopback ports and start its
-/// node in this process (for the demo and the benchmark).
+/// node in this process (for the demo).
 pub async fn start_local(
     dir: &Path,
     orgs: &[&str],
     chain_id: &str,
 ) -> anyhow::Result<(Network, crate::server::RunningNode)> {
+    let (net, mut nodes) = start_local_cluster(dir, 1, orgs, chain_id).await?;
+    Ok((net, nodes.remove(0)))
+}
+
+/// Create an `n`-node network in `dir` with free loopback ports, start every
+/// node in this process, and wait until the group can commit.
+pub async fn start_local_cluster(
+    dir: &Path,
+    n: usize,
+    orgs: &[&str],
+    chain_id: &str,
+) -> anyhow::Result<(Network, Vec<crate::server::RunningNode>)> {
     let net = init(&InitOptions {
         out: dir.to_path_buf(),
-        nodes: 1,
+        nodes: n,
         orgs: orgs.iter().map(|o| o.to_string()).collect(),
         chain_id: Some(chain_id.to_string()),
         base_port: 0,
         ..Default::default()
     })?;
-    let cfg = NodeConfig::load(&net.node_configs[0])?;
-    let node = crate::server::start(cfg).await?;
-    // A one-voter group elects itself at once; wait for it before serving clients.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while let Some(why) = node.node.commit_obstacle() {
-        if std::time::Instant::now() > deadline {
-            bail!("the node did not become ready: {why}");
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let mut nodes = Vec::new();
+    for path in &net.node_configs {
+        nodes.push(crate::server::start(NodeConfig::load(path)?).await?);
     }
-    Ok((net, node))
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    for node in &nodes {
+        while let Some(why) = node.node.commit_obstacle() {
+            if std::time::Instant::now() > deadline {
+                bail!("node {} did not become ready: {why}", node.node.id);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+    Ok((net, nodes))
 }
 
 /// What `phr network add-node` creates.

@@ -203,6 +203,7 @@ pub async fn start(cfg: NodeConfig) -> anyhow::Result<RunningNode> {
         max_txs: cutter_config.max_txs,
         max_bytes: cutter_config.max_bytes,
         retry: Duration::from_secs(3),
+        gather: Duration::from_millis(5),
     };
     let loops = vec![tokio::spawn(cutter.run()), tokio::spawn(forwarder.run())];
 

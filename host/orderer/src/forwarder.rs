@@ -15,6 +15,9 @@ pub struct Forwarder {
     pub max_txs: usize,
     pub max_bytes: usize,
     pub retry: Duration,
+    /// How long to gather transactions before a forward, so that each signed
+    /// round trip carries many.
+    pub gather: Duration,
 }
 
 impl Forwarder {
@@ -26,6 +29,9 @@ impl Forwarder {
                     _ = tokio::time::sleep(Duration::from_millis(50)) => {}
                 }
                 continue;
+            }
+            if self.mempool.len() < self.max_txs {
+                tokio::time::sleep(self.gather).await;
             }
             let batch = self.mempool.take_for_forward(self.max_txs, self.max_bytes, self.retry);
             if batch.is_empty() {

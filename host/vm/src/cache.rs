@@ -1,9 +1,12 @@
 //! The on-disk cache of compiled contracts, keyed by code hash.
 //!
-//! A cached file is `<code hash>.cwasm` plus `<code hash>.sha256` holding the
-//! digest of the compiled bytes. A file that is missing, corrupt or compiled by
-//! another engine configuration is ignored (and replaced): the cache can only
-//! save time, never change what runs.
+//! A cached file is `<code hash>.cwasm` plus `<code hash>.sha256` holding
+//! `SHA-256("phr/compiled-code/v1" 0x00 || code hash || compiled bytes)`, which
+//! binds the compiled bytes to the code they claim to be. An entry that is
+//! missing, corrupt, filed under another code hash, or compiled by another
+//! engine configuration is ignored (and replaced). The cache is trusted like the
+//! rest of the node's disk: a deliberately forged entry would run other code,
+//! which the divergence alarm then catches at the next block.
 
 use phr_ledger::{sha256, Hash32};
 use std::path::Path;
@@ -14,7 +17,7 @@ pub(crate) fn load(dir: Option<&Path>, engine: &Engine, code_hash: &Hash32) -> O
     let dir = dir?;
     let bytes = std::fs::read(dir.join(format!("{code_hash}.cwasm"))).ok()?;
     let digest = std::fs::read_to_string(dir.join(format!("{code_hash}.sha256"))).ok()?;
-    if sha256(&[&bytes]).to_hex() != digest.trim() {
+    if entry_digest(code_hash, &bytes) != digest.trim() {
         tracing::warn!(%code_hash, "compiled-code cache entry is corrupt; recompiling");
         return None;
     }
@@ -37,12 +40,17 @@ pub(crate) fn store(dir: Option<&Path>, component: &Component, code_hash: &Hash3
         let bytes = component.serialize().map_err(|e| std::io::Error::other(e.to_string()))?;
         let tmp = tempfile_in(dir, code_hash)?;
         std::fs::write(&tmp, &bytes)?;
-        std::fs::write(dir.join(format!("{code_hash}.sha256")), sha256(&[&bytes]).to_hex())?;
+        std::fs::write(dir.join(format!("{code_hash}.sha256")), entry_digest(code_hash, &bytes))?;
         std::fs::rename(&tmp, dir.join(format!("{code_hash}.cwasm")))
     };
     if let Err(e) = write() {
         tracing::warn!(%code_hash, "could not cache compiled code: {e}");
     }
+}
+
+/// The digest written beside a cache entry.
+pub fn entry_digest(code_hash: &Hash32, compiled: &[u8]) -> String {
+    sha256(&[b"phr/compiled-code/v1\0", code_hash.as_bytes(), compiled]).to_hex()
 }
 
 fn tempfile_in(dir: &Path, code_hash: &Hash32) -> std::io::Result<std::path::PathBuf> {

@@ -24,7 +24,7 @@
 //! ```
 
 mod bindings;
-mod cache;
+pub mod cache;
 mod call;
 mod compile;
 mod config;

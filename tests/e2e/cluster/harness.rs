@@ -75,7 +75,15 @@ impl Default for Opts {
 impl Cluster {
     /// Create an `n`-node network (not started).
     pub async fn new(n: usize, opts: Opts) -> Cluster {
-        let net = Network::init(&["--nodes", &n.to_string(), "--orgs", "stmarys,northclinic,citylab"]);
+        Self::new_with(n, opts, &[]).await
+    }
+
+    /// Like [`Cluster::new`], with more arguments for `phr network init`.
+    pub async fn new_with(n: usize, opts: Opts, extra: &[&str]) -> Cluster {
+        let n_s = n.to_string();
+        let mut args = vec!["--nodes", n_s.as_str(), "--orgs", "stmarys,northclinic,citylab"];
+        args.extend_from_slice(extra);
+        let net = Network::init(&args);
         let mut proxies = BTreeMap::new();
         let configs: Vec<NodeConfig> = (0..n).map(|i| NodeConfig::load(&net.node_config(i)).unwrap()).collect();
         let genesis: phr_ledger::Genesis =

@@ -22,6 +22,11 @@ pub fn contracts() -> Vec<(&'static str, &'static [u8])> {
 impl Chain {
     /// A chain of `orgs` organisations with the standard contracts and `runaway`.
     pub fn new(orgs: &[&str]) -> Chain {
+        Self::with_cache(orgs, std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("compile-cache"))
+    }
+
+    /// Like [`Chain::new`], compiling through the cache in `cache`.
+    pub fn with_cache(orgs: &[&str], cache: std::path::PathBuf) -> Chain {
         let dir = tempfile::tempdir().unwrap();
         let admins: Vec<(String, Keypair)> = orgs.iter().map(|o| (o.to_string(), Keypair::generate())).collect();
         let mut list = Vec::new();
@@ -47,7 +52,7 @@ impl Chain {
         };
         let opts = ExecutorOptions {
             store: phr_state::StoreOptions { sync_writes: false },
-            compile_cache: Some(std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("compile-cache")),
+            compile_cache: Some(cache),
             ..Default::default()
         };
         let exec = Executor::open(&dir.path().join("data"), genesis, dir.path(), opts).unwrap();

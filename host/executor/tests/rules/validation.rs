@@ -72,3 +72,20 @@ fn garbage_core_modules_and_oversized_bytes_are_refused() {
     let huge = vec![0u8; phr_vm::limits::MAX_COMPONENT_BYTES + 1];
     assert!(matches!(vm.compile(&huge), Err(CompileError::TooLarge { .. })));
 }
+
+#[test]
+fn a_compiled_code_cache_entry_filed_under_another_code_hash_is_ignored() {
+    let cache = tempfile::tempdir().unwrap();
+    let c = crate::support::Chain::with_cache(&["stmarys"], cache.path().to_path_buf());
+    drop(c);
+    let hex = |b: &[u8]| phr_ledger::sha256(&[b]).to_hex();
+    let (consent, runaway) = (hex(phr_contracts::CONSENT), hex(phr_contracts::RUNAWAY));
+    for ext in ["cwasm", "sha256"] {
+        let from = cache.path().join(format!("{runaway}.{ext}"));
+        std::fs::copy(from, cache.path().join(format!("{consent}.{ext}"))).unwrap();
+    }
+    // A fresh chain through the mixed-up cache still runs the real consent contract.
+    let c = crate::support::Chain::with_cache(&["stmarys"], cache.path().to_path_buf());
+    let out = c.query("consent", "list", serde_json::json!({"patient": "ab".repeat(20)}));
+    assert_eq!(out["consents"], serde_json::json!([]));
+}

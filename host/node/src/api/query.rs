@@ -35,11 +35,8 @@ pub async fn query(
         other => other.to_string(),
     };
     node.metrics.queries.inc();
-    let n = node.clone();
-    let out = tokio::task::spawn_blocking(move || n.exec.query(&q.contract, &q.method, &args))
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))?;
-    let out = out.map_err(|e| match e {
+    // A query is one contract call against the store (tens of microseconds, fuel-bounded).
+    let out = node.exec.query(&q.contract, &q.method, &args).map_err(|e| match e {
         QueryError::UnknownContract(_) => ApiError::new(StatusCode::NOT_FOUND, "unknown-contract", e.to_string()),
         QueryError::Fault(m) => ApiError::internal(m),
     })?;

@@ -63,3 +63,37 @@ pub fn encode<T: Serialize>(v: &T) -> Vec<u8> {
 pub fn decode<T: serde::de::DeserializeOwned>(b: &[u8]) -> Result<T, bincode::Error> {
     bincode::deserialize(b)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use phr_ledger::{Keypair, TxBody};
+
+    #[test]
+    fn a_batch_round_trips_through_the_binary_encoding_and_still_verifies() {
+        let k = Keypair::generate();
+        let tx = TxBody {
+            chain_id: "c".into(),
+            contract: "consent".into(),
+            method: "create".into(),
+            args: r#"{"decision":"permit"}"#.into(),
+            nonce: 1,
+            expiry_height: 9,
+            signer: k.public_key(),
+        }
+        .sign(&k);
+        let batch = Batch { proposer: "node0".into(), time_ms: 5, attestation: None, txs: vec![tx.clone()] };
+        let bytes = encode(&batch);
+        let back: Batch = decode(&bytes).unwrap();
+        assert_eq!(back, batch);
+        assert_eq!(back.txs[0].id(), tx.id());
+        back.txs[0].verify_signature().unwrap();
+        // Keys and signatures travel as bytes, not hex text.
+        assert!(bytes.len() < tx.body.args.len() + 33 + 64 + 200, "{} bytes", bytes.len());
+        // A corrupted key is refused on decoding.
+        let mut bad = bytes.clone();
+        let at = bytes.windows(33).position(|w| w == tx.body.signer.0).unwrap();
+        bad[at] = 0x07;
+        assert!(decode::<Batch>(&bad).is_err());
+    }
+}
