@@ -55,7 +55,7 @@ pub enum ExecError {
     WrongChain { stored: Hash32, configured: Hash32 },
     #[error(
         "DIVERGENCE at height {height}: the proposer computed {what} {theirs}, this node computed {ours}. \
-         This node stops applying blocks rather than fork; compare the two nodes with `phr audit replay`."
+         This node stops applying blocks rather than fork: compare its blocks and receipts with a healthy node's (GET /v1/blocks/{height}?receipts=true)."
     )]
     Divergence { height: u64, what: &'static str, ours: Hash32, theirs: Hash32 },
     #[error("corrupt store: {0}")]

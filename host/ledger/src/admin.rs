@@ -34,6 +34,10 @@ pub struct AdminCommandBody {
     pub action: NodeAction,
     /// When it was signed (ms since the epoch); nodes refuse old commands.
     pub issued_ms: u64,
+    /// The log index of the membership the admin saw (`raft.membership_index` in
+    /// a node's status). The command is refused once the membership changed, so a
+    /// captured command cannot be replayed later.
+    pub membership_index: u64,
     pub admin: PublicKey,
 }
 

@@ -33,7 +33,9 @@ pub struct NodeConfig {
     pub data_dir: PathBuf,
     /// HTTP API address (`host:port`; port 0 picks a free port).
     pub api_addr: String,
-    /// fsync each block (durable across power loss, not only process death).
+    /// fsync each block commit. The Raft vote and log are always synced, so a
+    /// commit lost with the power is applied again from the log at restart;
+    /// `false` only trades that replay for speed.
     #[serde(default = "yes")]
     pub sync_writes: bool,
     /// Cache of compiled contract code (default: `<data_dir>/compiled`).
@@ -44,8 +46,9 @@ pub struct NodeConfig {
     pub mempool_capacity: usize,
     #[serde(default)]
     pub block: BlockOverrides,
-    /// This node's peer address as the others reach it. A genesis node's comes
-    /// from the genesis; a node added later must say.
+    /// For a node added after the genesis: its peer address as the others reach
+    /// it. A genesis node's peer address is the one in the genesis (this field is
+    /// then ignored; use `peer_listen` to listen elsewhere).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peer_addr: Option<String>,
     /// Where to listen for peers (default: the peer address).

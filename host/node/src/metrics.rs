@@ -17,6 +17,11 @@ pub struct Metrics {
     pub block_apply: Histogram,
     pub block_size: Histogram,
     pub fuel: IntCounter,
+    pub raft_term: IntGauge,
+    pub raft_leader: IntGauge,
+    pub raft_last_log_index: IntGauge,
+    pub raft_last_applied_index: IntGauge,
+    pub raft_voters: IntGauge,
 }
 
 impl Metrics {
@@ -50,6 +55,12 @@ impl Metrics {
         )
         .unwrap();
         let fuel = IntCounter::new("fuel_used_total", "Fuel burnt by committed transactions").unwrap();
+        let raft_term = IntGauge::new("raft_term", "Current Raft term").unwrap();
+        let raft_leader = IntGauge::new("raft_is_leader", "1 if this node leads the Raft group").unwrap();
+        let raft_last_log_index = IntGauge::new("raft_last_log_index", "Index of the last Raft log entry").unwrap();
+        let raft_last_applied_index =
+            IntGauge::new("raft_last_applied_index", "Index of the last applied Raft entry").unwrap();
+        let raft_voters = IntGauge::new("raft_voters", "Voters in the Raft membership").unwrap();
         for c in [
             Box::new(height.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(blocks.clone()),
@@ -61,6 +72,11 @@ impl Metrics {
             Box::new(block_apply.clone()),
             Box::new(block_size.clone()),
             Box::new(fuel.clone()),
+            Box::new(raft_term.clone()),
+            Box::new(raft_leader.clone()),
+            Box::new(raft_last_log_index.clone()),
+            Box::new(raft_last_applied_index.clone()),
+            Box::new(raft_voters.clone()),
         ] {
             registry.register(c).expect("metric names are unique");
         }
@@ -76,6 +92,11 @@ impl Metrics {
             block_apply,
             block_size,
             fuel,
+            raft_term,
+            raft_leader,
+            raft_last_log_index,
+            raft_last_applied_index,
+            raft_voters,
         }
     }
 
@@ -95,6 +116,16 @@ impl Metrics {
             self.txs_committed.with_label_values(&[status]).inc();
             self.fuel.inc_by(r.fuel_used);
         }
+    }
+
+    /// Record the Raft group as this node sees it.
+    pub fn raft(&self, s: &phr_orderer::raft::RaftStatus) {
+        self.raft_term.set(s.term as i64);
+        self.raft_leader.set((s.role == "leader") as i64);
+        self.raft_last_log_index.set(s.last_log_index.unwrap_or(0) as i64);
+        self.raft_last_applied_index.set(s.last_applied_index.unwrap_or(0) as i64);
+        self.raft_voters.set(s.voters.len() as i64);
+        self.halted.set(s.halted.is_some() as i64);
     }
 
     /// The metrics in Prometheus text format.

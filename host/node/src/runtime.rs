@@ -21,28 +21,45 @@ pub struct Committed {
     pub receipt: Receipt,
 }
 
+/// One client's wait for a transaction, to cancel only that one.
+pub struct WaitTicket {
+    id: TxId,
+    ticket: u64,
+}
+
+/// A ticket number and the channel that tells its holder of the commit.
+type Wait = (u64, oneshot::Sender<Arc<Committed>>);
+
 /// Clients waiting for transactions to commit.
 #[derive(Default)]
 pub struct Waiters {
-    map: Mutex<HashMap<TxId, Vec<oneshot::Sender<Arc<Committed>>>>>,
+    map: Mutex<HashMap<TxId, Vec<Wait>>>,
+    next: std::sync::atomic::AtomicU64,
 }
 
 impl Waiters {
     /// Be told when `id` commits. Register before the transaction can commit.
-    pub fn register(&self, id: TxId) -> oneshot::Receiver<Arc<Committed>> {
+    pub fn register(&self, id: TxId) -> (WaitTicket, oneshot::Receiver<Arc<Committed>>) {
         let (tx, rx) = oneshot::channel();
-        self.map.lock().entry(id).or_default().push(tx);
-        rx
+        let ticket = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.map.lock().entry(id).or_default().push((ticket, tx));
+        (WaitTicket { id, ticket }, rx)
     }
 
-    /// Stop waiting for `id` (its submission failed).
-    pub fn forget(&self, id: &TxId) {
-        self.map.lock().remove(id);
+    /// Stop this wait (its submission failed); other clients' waits stay.
+    pub fn forget(&self, t: WaitTicket) {
+        let mut map = self.map.lock();
+        if let Some(list) = map.get_mut(&t.id) {
+            list.retain(|(n, _)| *n != t.ticket);
+            if list.is_empty() {
+                map.remove(&t.id);
+            }
+        }
     }
 
     fn complete(&self, id: &TxId, c: Arc<Committed>) {
         if let Some(list) = self.map.lock().remove(id) {
-            for w in list {
+            for (_, w) in list {
                 let _ = w.send(c.clone());
             }
         }

@@ -82,7 +82,7 @@ fn me(cfg: &NodeConfig, genesis: &Genesis, key: &phr_ledger::Keypair) -> anyhow:
             name: n.id.clone(),
             org: n.org.clone(),
             public_key: n.public_key.to_hex(),
-            peer_addr: cfg.peer_addr.clone().unwrap_or_else(|| n.peer_addr.clone()),
+            peer_addr: n.peer_addr.clone(),
             api_addr: cfg.api_addr.clone(),
         });
     }
@@ -207,9 +207,12 @@ pub async fn start(cfg: NodeConfig) -> anyhow::Result<RunningNode> {
     };
     let loops = vec![tokio::spawn(cutter.run()), tokio::spawn(forwarder.run())];
 
+    let gate = Arc::new(crate::api::admin::Gate(std::sync::OnceLock::new()));
+    let _ = gate.0.set(Arc::downgrade(&node));
     let peer_app = phr_orderer::raft::server::router(Arc::new(PeerService {
         sequencer: sequencer.clone(),
         sink: Arc::new(ForwardedTxs { exec: exec.clone(), mempool }),
+        admin: gate,
     }));
     let (peer_stop, peer_task) = serve(peer_listener, peer_app, "peer");
     let listener = tokio::net::TcpListener::bind(&cfg.api_addr)

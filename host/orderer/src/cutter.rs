@@ -69,8 +69,12 @@ impl<S: Sequencer> Cutter<S> {
             };
             match self.sequencer.order(batch).await {
                 Ok(()) => self.mempool.remove(&ids),
-                // Leadership moved: the transactions stay, to be forwarded to the new leader.
-                Err(OrderError::NotLeader(_)) => tokio::time::sleep(Duration::from_millis(50)).await,
+                // Leadership moved, or this attempt failed: the transactions stay, to be
+                // proposed again or forwarded to the new leader.
+                Err(e @ (OrderError::NotLeader(_) | OrderError::Failed(_))) => {
+                    tracing::debug!("batch not ordered: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await
+                }
                 Err(e @ OrderError::Halted(_)) => {
                     tracing::error!("block cutter stops: {e}");
                     return;

@@ -41,6 +41,9 @@ pub enum OrderError {
     /// This node is not the one that orders now.
     #[error("not the leader{}", .0.as_ref().map(|l| format!("; the leader is {l}")).unwrap_or_default())]
     NotLeader(Option<String>),
+    /// The batch was not ordered this time (it may be again).
+    #[error("ordering failed: {0}")]
+    Failed(String),
 }
 
 /// Applies ordered batches as blocks: the executor, as seen by the orderer.

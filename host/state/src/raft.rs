@@ -9,9 +9,12 @@ use crate::{AppliedMeta, Result, StateDb, StateError, CF_META, CF_RAFT_LOG, CF_R
 use rocksdb::{Direction, IteratorMode, ReadOptions, WriteBatch, WriteOptions};
 
 impl StateDb {
+    /// Raft's safety rests on its vote and log surviving a power loss, so these
+    /// writes are always synced, whatever `sync_writes` says for the chain (a chain
+    /// commit lost with the power is applied again from the durable log).
     fn raft_write(&self, b: WriteBatch) -> Result<()> {
         let mut wo = WriteOptions::default();
-        wo.set_sync(self.opts.sync_writes);
+        wo.set_sync(true);
         self.db.write_opt(b, &wo)?;
         Ok(())
     }

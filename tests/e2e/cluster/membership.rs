@@ -7,7 +7,7 @@ use phr_orderer::raft::{node_id, Signer};
 use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_new_node_joins_under_load_catches_up_from_a_snapshot_and_becomes_a_voter() {
+async fn a_new_node_joins_under_load_from_a_snapshot_becomes_a_voter_and_its_admin_removes_it() {
     let _serial = serial().await;
     // Small snapshots and a short log, so that a newcomer cannot replay from the start.
     let mut c = Cluster::new(3, Opts { snapshot_every: 20, keep_logs: 5, ..Default::default() }).await;
@@ -85,6 +85,40 @@ async fn a_new_node_joins_under_load_catches_up_from_a_snapshot_and_becomes_a_vo
     // The newcomer holds the whole history, served from the snapshot.
     let b1 = node3.client().block("1", false).await.unwrap();
     assert_eq!(b1["hash"], c.client(0).block("1", false).await.unwrap()["hash"]);
+
+    // Removing a node takes an admin of its organisation; afterwards the group is
+    // three voters again and goes on committing.
+    let url = c.nodes[0].as_ref().unwrap().url.clone();
+    let stmarys = c.net.admin_key_file("stmarys");
+    let remove = |key: std::path::PathBuf| {
+        let url = url.clone();
+        tokio::task::spawn_blocking(move || {
+            phr(&["node", "remove", "--node", &url, "--key", key.to_str().unwrap(), "--id", "node3"])
+        })
+    };
+    let out = remove(stmarys).await.unwrap();
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("only an admin of citylab"));
+    let out = remove(key.clone()).await.unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let s = c.status(0).await.unwrap();
+        if s["raft"]["voters"].as_array().unwrap().len() == 3 && s["raft"]["learners"].as_array().unwrap().is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "node3 still a member: {s}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let client = c.client(0);
+    client
+        .call(
+            &doc,
+            "record-anchor",
+            "anchor",
+            serde_json::json!({"record_id": "after-removal", "patient": patient, "sha256": sha("r"), "class": "lab"}),
+        )
+        .await
+        .unwrap();
     eprintln!(
         "join: node3 caught up from a snapshot at height {height} with {} acknowledged during the join",
         acked.len()
@@ -124,6 +158,40 @@ async fn forged_peer_messages_are_rejected_and_logged() {
         serde_json::from_str(&std::fs::read_to_string(net.path().join("node1/node.key")).unwrap()).unwrap();
     let other_chain = Signer::new("other-chain", node_id("node1"), key1.keypair().unwrap()).seal(to, "vote", vec![]);
     assert_eq!(post(other_chain).await.status().as_u16(), 401);
+
+    // A genuine peer relaying an admin command that no admin signed: the leader
+    // checks the admin's signature itself and refuses.
+    let leader_status = node0.client().status().await.unwrap();
+    let leader = leader_status["raft"]["leader"].as_str().unwrap().to_string();
+    let relay = if leader == "node0" { "node1" } else { "node0" };
+    let relay_key: phr_ledger::KeyFile =
+        serde_json::from_str(&std::fs::read_to_string(net.path().join(format!("{relay}/node.key"))).unwrap()).unwrap();
+    let mallory = Keypair::generate();
+    let cmd = phr_ledger::AdminCommandBody {
+        chain_id: chain.clone(),
+        action: phr_ledger::NodeAction::Remove { name: relay.to_string() },
+        issued_ms: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64,
+        membership_index: leader_status["raft"]["membership_index"].as_u64().unwrap(),
+        admin: mallory.public_key(),
+    }
+    .sign(&mallory);
+    let leader_peer = genesis.nodes.iter().find(|n| n.id == leader).unwrap().peer_addr.clone();
+    let sealed = Signer::new(&chain, node_id(relay), relay_key.keypair().unwrap()).seal(
+        node_id(&leader),
+        "admin",
+        serde_json::to_vec(&cmd).unwrap(),
+    );
+    let r =
+        reqwest::Client::new().post(format!("http://{leader_peer}/peer/v1/admin")).body(sealed).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let keys = phr_orderer::raft::PeerKeys::new(&chain, node_id(relay));
+    let leader_key = genesis.nodes.iter().find(|n| n.id == leader).unwrap().public_key;
+    keys.set_bootstrap(&[(leader.clone(), leader_key)]);
+    let (_, body) = keys.open(&r.bytes().await.unwrap(), "admin/response", Some(node_id(&leader))).unwrap();
+    let answer: Result<String, String> = phr_orderer::raft::types::decode(&body).unwrap();
+    assert!(answer.unwrap_err().contains("not an organisation admin"));
+    let voters = node0.client().status().await.unwrap()["raft"]["voters"].as_array().unwrap().len();
+    assert_eq!(voters, 2, "the membership is unchanged");
 
     // The network is unharmed.
     let c = node0.client();

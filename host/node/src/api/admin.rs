@@ -1,4 +1,8 @@
 //! Membership changes by organisation admins: add, promote, remove nodes.
+//!
+//! The admin signs a command naming the membership version it saw. Any node
+//! checks it and passes the *signed command* to the leader, which checks it
+//! again before acting: no node can change the membership on its own word.
 
 use super::error::ApiError;
 use crate::runtime::Node;
@@ -6,26 +10,31 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use phr_ledger::{AdminCommand, NodeAction};
+use phr_orderer::raft::server::AdminGate;
 use phr_orderer::raft::{AdminOp, PeerNode};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// How old a signed admin command may be.
-const MAX_AGE_MS: u64 = 5 * 60 * 1000;
+/// How old a signed admin command may be, and how far in the future.
+const MAX_AGE_MS: u64 = 2 * 60 * 1000;
+const MAX_AHEAD_MS: u64 = 30 * 1000;
 
-/// `POST /v1/admin/nodes`: carry out a signed node command. The signer must be
-/// an admin in the genesis, and the node concerned must belong to the signer's
-/// organisation. The change is made by the leader (forwarded there if needed);
-/// adding a node returns once it has caught up.
-pub async fn nodes(
-    State(node): State<Arc<Node>>,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, ApiError> {
-    let body = body?;
-    let cmd: AdminCommand = serde_json::from_slice(&body)
+/// Whether `addr` is `host:port` (a host name or an IP address).
+pub fn is_host_port(addr: &str) -> bool {
+    match addr.rsplit_once(':') {
+        Some((host, port)) => !host.is_empty() && port.parse::<u16>().is_ok() && !host.contains(char::is_whitespace),
+        None => false,
+    }
+}
+
+/// Check a signed command against the chain's admins and the current
+/// membership, and say what it asks for.
+pub fn check(node: &Node, bytes: &[u8]) -> Result<AdminOp, ApiError> {
+    let cmd: AdminCommand = serde_json::from_slice(bytes)
         .map_err(|e| ApiError::bad_request("malformed", format!("admin command JSON: {e}")))?;
     let g = node.exec.genesis();
     if cmd.body.chain_id != g.chain_id {
@@ -43,10 +52,21 @@ pub async fn nodes(
         ));
     };
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
-    if now.abs_diff(cmd.body.issued_ms) > MAX_AGE_MS {
+    if cmd.body.issued_ms + MAX_AGE_MS < now || cmd.body.issued_ms > now + MAX_AHEAD_MS {
         return Err(ApiError::bad_request(
             "expired",
-            "the command was signed more than 5 minutes from now; sign it again",
+            "the command was not signed within the last 2 minutes; sign it again",
+        ));
+    }
+    let current = node.sequencer.status().membership_index;
+    if cmd.body.membership_index != current {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "stale-membership",
+            format!(
+                "the command was signed against membership {}, the membership is now {current}; sign it again",
+                cmd.body.membership_index
+            ),
         ));
     }
     let forbidden = |org: &str| {
@@ -56,7 +76,7 @@ pub async fn nodes(
             format!("node {} belongs to {org}; only an admin of {org} may change it", cmd.body.action.name()),
         )
     };
-    let op = match &cmd.body.action {
+    match &cmd.body.action {
         NodeAction::Add { name, org, public_key, peer_addr, api_addr } => {
             if org != admin_org {
                 return Err(forbidden(org));
@@ -68,20 +88,20 @@ pub async fn nodes(
                 ));
             }
             for (what, a) in [("peer_addr", peer_addr), ("api_addr", api_addr)] {
-                if a.parse::<std::net::SocketAddr>().is_err() {
+                if !is_host_port(a) {
                     return Err(ApiError::bad_request("bad-request", format!("{what} {a:?} is not host:port")));
                 }
             }
             if node.sequencer.member(name).is_some() {
                 return Err(ApiError::new(StatusCode::CONFLICT, "conflict", format!("{name} is a member already")));
             }
-            AdminOp::AddLearner(PeerNode {
+            Ok(AdminOp::AddLearner(PeerNode {
                 name: name.clone(),
                 org: org.clone(),
                 public_key: public_key.to_hex(),
                 peer_addr: peer_addr.clone(),
                 api_addr: api_addr.clone(),
-            })
+            }))
         }
         NodeAction::Promote { name } | NodeAction::Remove { name } => {
             let member = node
@@ -91,15 +111,47 @@ pub async fn nodes(
             if member.org != admin_org {
                 return Err(forbidden(&member.org));
             }
-            match cmd.body.action {
+            Ok(match cmd.body.action {
                 NodeAction::Promote { .. } => AdminOp::Promote(name.clone()),
                 _ => AdminOp::Remove(name.clone()),
-            }
+            })
         }
+    }
+}
+
+/// `POST /v1/admin/nodes`: carry out a signed node command. Adding a node
+/// returns once it has caught up.
+pub async fn nodes(State(node): State<Arc<Node>>, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
+    let body = body?;
+    let op = check(&node, &body)?;
+    tracing::info!(?op, "membership change requested");
+    let done = if node.sequencer.status().role == "leader" {
+        node.sequencer.admin_here(op).await
+    } else {
+        node.sequencer.forward_admin(body.to_vec()).await
     };
-    tracing::info!(admin = %cmd.body.admin.id(), ?op, "membership change");
-    match node.sequencer.admin(op).await {
-        Ok(msg) => Ok(Json(json!({"result": msg, "raft": node.sequencer.status()}))),
+    match done {
+        Ok(msg) => Ok(Json(json!({"result": msg, "raft": node.sequencer.status()})).into_response()),
+        Err(e) if e.contains("timed out") => Ok((
+            StatusCode::ACCEPTED,
+            Json(json!({"result": format!("the leader is still carrying it out ({e}); watch raft.voters and raft.learners in GET /v1/status")})),
+        )
+            .into_response()),
         Err(e) => Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "membership-change-failed", e)),
+    }
+}
+
+/// The leader's side of a command forwarded by another node: check it again, then act.
+pub struct Gate(pub std::sync::OnceLock<std::sync::Weak<Node>>);
+
+impl AdminGate for Gate {
+    fn run(&self, bytes: Vec<u8>) -> futures::future::BoxFuture<'static, Result<String, String>> {
+        let node = self.0.get().and_then(|w| w.upgrade());
+        Box::pin(async move {
+            let node = node.ok_or("the node is starting or stopping")?;
+            let op = check(&node, &bytes).map_err(|e| e.message)?;
+            tracing::info!(?op, "membership change forwarded by a peer");
+            node.sequencer.admin_here(op).await
+        })
     }
 }

@@ -1,6 +1,6 @@
 //! The node's HTTP JSON API. See `docs/api.md` and `docs/openapi.yaml`.
 
-mod admin;
+pub mod admin;
 mod chain;
 mod error;
 mod events;
@@ -43,5 +43,6 @@ pub fn router(node: Arc<Node>) -> Router {
 
 async fn metrics(State(node): State<Arc<Node>>) -> impl IntoResponse {
     node.metrics.mempool.set(node.mempool.len() as i64);
+    node.metrics.raft(&node.sequencer.status());
     (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; version=0.0.4")], node.metrics.render())
 }

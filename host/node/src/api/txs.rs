@@ -78,12 +78,17 @@ pub async fn submit(
             format!("not accepted: {why}; retry later"),
         ));
     }
-    let waiter = p.wait.then(|| node.waiters.register(id));
+    let (ticket, waiter) = match p.wait.then(|| node.waiters.register(id)) {
+        Some((t, w)) => (Some(t), Some(w)),
+        None => (None, None),
+    };
     let size = phr_ledger::Canonical::to_canonical(&tx).len();
     match node.mempool.push(id, tx, size) {
         Ok(()) | Err(MempoolError::Pending(_)) => {}
         Err(e @ MempoolError::Full(_)) => {
-            node.waiters.forget(&id);
+            if let Some(t) = ticket {
+                node.waiters.forget(t);
+            }
             node.metrics.txs_rejected.with_label_values(&["busy"]).inc();
             return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", e.to_string()));
         }
@@ -102,7 +107,7 @@ pub async fn submit(
                 Some((code, message)) => Err(ApiError::new(status, &code, message).with("receipt", view)),
             }
         }
-        Ok(Err(_)) => Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "halted", "the node stopped before the transaction committed")),
+        Ok(Err(_)) => Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "stopping", "the node is shutting down")),
         Err(_) => match node.commit_obstacle() {
             Some(why) => Err(ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -115,7 +115,8 @@ fn load_key(path: &std::path::Path) -> anyhow::Result<phr_ledger::Keypair> {
         .keypair()?)
 }
 
-/// Sign and send one membership command.
+/// Sign and send one membership command, signed against the membership the
+/// node reports (signed again if the membership moved meanwhile).
 pub async fn node_command(
     node: &str,
     key: &std::path::Path,
@@ -123,13 +124,29 @@ pub async fn node_command(
 ) -> anyhow::Result<ExitCode> {
     let admin = load_key(key)?;
     let client = Client::new(node);
-    let chain_id = match client.status().await {
-        Ok(s) => s["chain_id"].as_str().unwrap_or_default().to_string(),
-        Err(e) => return print(Err(e)),
-    };
-    let issued_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as u64;
-    let cmd = phr_ledger::AdminCommandBody { chain_id, action, issued_ms, admin: admin.public_key() }.sign(&admin);
-    print(client.admin_nodes(&cmd).await)
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let status = match client.status().await {
+            Ok(s) => s,
+            Err(e) => return print(Err(e)),
+        };
+        let issued_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as u64;
+        let cmd = phr_ledger::AdminCommandBody {
+            chain_id: status["chain_id"].as_str().unwrap_or_default().to_string(),
+            action: action.clone(),
+            issued_ms,
+            membership_index: status["raft"]["membership_index"].as_u64().unwrap_or(0),
+            admin: admin.public_key(),
+        }
+        .sign(&admin);
+        match client.admin_nodes(&cmd).await {
+            Err(e) if e.code == "stale-membership" && attempt < 5 => {
+                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            }
+            other => return print(other),
+        }
+    }
 }
 
 /// `phr node add`: add the node of `config` as a learner, then promote it if asked.

@@ -110,9 +110,12 @@ enum NetworkCmd {
         /// Chain id (default: random).
         #[arg(long)]
         chain_id: Option<String>,
-        /// API port of node0; node i listens on base+i (0: each node picks a free port).
+        /// API port of node0; node i listens on base+i, peers on base+100+i (0: free ports).
         #[arg(long, default_value_t = 7700)]
         base_port: u16,
+        /// Host name or address of every node (all on this host).
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
         /// An extra contract for the genesis, as NAME=FILE (repeatable).
         #[arg(long = "contract", value_parser = parse_contract)]
         contracts: Vec<(String, PathBuf)>,
@@ -205,7 +208,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let default_log = match cli.cmd {
         Command::Node { .. } => "info,openraft=error",
-        _ => "warn",
+        _ => "warn,openraft=error",
     };
     init_logging(cli.log.as_deref(), default_log);
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -232,12 +235,13 @@ async fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             println!("{}", serde_json::json!({"file": out, "id": k.id(), "public_key": k.public_key()}));
             Ok(ExitCode::SUCCESS)
         }
-        Command::Network { cmd: NetworkCmd::Init { out, nodes, orgs, chain_id, base_port, contracts } } => {
+        Command::Network { cmd: NetworkCmd::Init { out, nodes, orgs, chain_id, base_port, host, contracts } } => {
             let net = netinit::init(&InitOptions {
                 out,
                 nodes,
                 orgs,
                 chain_id,
+                host,
                 base_port,
                 extra_contracts: contracts,
                 ..Default::default()

@@ -92,24 +92,71 @@ impl Signer {
     }
 }
 
-/// The keys of the nodes this node accepts messages from.
+type KeySet = HashMap<u64, (String, PublicKey)>;
+
+#[derive(Default)]
+struct Keys {
+    /// The current members of the Raft group.
+    members: KeySet,
+    /// The genesis nodes: accepted only until the group has a membership.
+    bootstrap: KeySet,
+    /// Nodes the operator listed (`known_peers`) or the leader is adding now.
+    extra: KeySet,
+}
+
+impl Keys {
+    fn get(&self, id: &u64) -> Option<&(String, PublicKey)> {
+        self.members.get(id).or_else(|| self.extra.get(id)).or_else(|| {
+            if self.members.is_empty() {
+                self.bootstrap.get(id)
+            } else {
+                None
+            }
+        })
+    }
+}
+
+fn entry(name: &str, key: PublicKey) -> (u64, (String, PublicKey)) {
+    (super::types::node_id(name), (name.to_string(), key))
+}
+
+/// The keys of the nodes this node accepts messages from: the members of the
+/// group (a removed node loses access), the genesis nodes until the group has a
+/// membership, and nodes configured or being added.
 pub struct PeerKeys {
     chain: String,
     me: u64,
-    keys: RwLock<HashMap<u64, (String, PublicKey)>>,
+    keys: RwLock<Keys>,
 }
 
 impl PeerKeys {
     pub fn new(chain: &str, me: u64) -> Self {
-        PeerKeys { chain: chain.to_string(), me, keys: RwLock::new(HashMap::new()) }
+        PeerKeys { chain: chain.to_string(), me, keys: RwLock::new(Keys::default()) }
     }
 
-    /// Accept messages signed by `key` as node `name`.
+    /// The genesis nodes, accepted until the group has a membership.
+    pub fn set_bootstrap(&self, nodes: &[(String, PublicKey)]) {
+        self.keys.write().bootstrap = nodes.iter().map(|(n, k)| entry(n, *k)).collect();
+    }
+
+    /// The members of the group, replacing the previous ones.
+    pub fn set_members(&self, nodes: &[(String, PublicKey)]) {
+        self.keys.write().members = nodes.iter().map(|(n, k)| entry(n, *k)).collect();
+    }
+
+    /// Accept messages signed by `key` as node `name` (a configured peer, or one
+    /// being added), until [`PeerKeys::forget`].
     pub fn insert(&self, name: &str, key: PublicKey) {
-        self.keys.write().insert(super::types::node_id(name), (name.to_string(), key));
+        let (id, v) = entry(name, key);
+        self.keys.write().extra.insert(id, v);
     }
 
-    /// The name of node `id`, if known.
+    /// Stop accepting `name` unless it is a member.
+    pub fn forget(&self, name: &str) {
+        self.keys.write().extra.remove(&super::types::node_id(name));
+    }
+
+    /// The name of node `id`, if accepted.
     pub fn name_of(&self, id: u64) -> Option<String> {
         self.keys.read().get(&id).map(|(n, _)| n.clone())
     }
@@ -155,7 +202,7 @@ mod tests {
         let (ida, idb) = (node_id("node0"), node_id("node1"));
         let sa = Signer::new("c", ida, a.clone());
         let keys_b = PeerKeys::new("c", idb);
-        keys_b.insert("node0", a.public_key());
+        keys_b.set_bootstrap(&[("node0".to_string(), a.public_key())]);
 
         let msg = sa.seal(idb, "append", b"hello".to_vec());
         assert_eq!(keys_b.open(&msg, "append", Some(ida)).unwrap(), (ida, b"hello".to_vec()));
@@ -183,5 +230,24 @@ mod tests {
         tampered[n] ^= 1;
         assert!(keys_b.open(&tampered, "append", None).is_err());
         let _ = b;
+    }
+
+    #[test]
+    fn genesis_keys_count_only_until_the_group_has_members_and_removed_members_lose_access() {
+        let (a, b) = (Keypair::generate(), Keypair::generate());
+        let keys = PeerKeys::new("c", node_id("me"));
+        let from_a = || Signer::new("c", node_id("node0"), a.clone()).seal(node_id("me"), "vote", vec![]);
+        keys.set_bootstrap(&[("node0".to_string(), a.public_key())]);
+        assert!(keys.open(&from_a(), "vote", None).is_ok());
+        keys.set_members(&[("node1".to_string(), b.public_key())]);
+        assert!(keys.open(&from_a(), "vote", None).is_err(), "node0 is not a member");
+        keys.set_members(&[("node0".to_string(), a.public_key()), ("node1".to_string(), b.public_key())]);
+        assert!(keys.open(&from_a(), "vote", None).is_ok());
+        keys.set_members(&[("node1".to_string(), b.public_key())]);
+        assert!(keys.open(&from_a(), "vote", None).is_err(), "removed");
+        keys.insert("node0", a.public_key());
+        assert!(keys.open(&from_a(), "vote", None).is_ok(), "being added again");
+        keys.forget("node0");
+        assert!(keys.open(&from_a(), "vote", None).is_err());
     }
 }

@@ -4,7 +4,7 @@ use super::client::PeerNetwork;
 use super::envelope::{PeerKeys, Signer};
 use super::log_store::LogStore;
 use super::state_machine::StateMachine;
-use super::types::{decode, encode, node_id, PeerNode, PhrRaft};
+use super::types::{decode, node_id, PeerNode, PhrRaft};
 use crate::{BatchApplier, OrderError, Sequencer};
 use openraft::error::{ClientWriteError, RaftError};
 use openraft::{ChangeMembers, Raft, ServerState, SnapshotPolicy};
@@ -44,7 +44,8 @@ impl Default for RaftSettings {
     }
 }
 
-/// A membership change, asked of the leader.
+/// A membership change, as the leader carries it out (after checking the
+/// admin's signed command that asked for it).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum AdminOp {
     /// Add a node as a non-voting learner; returns once it has caught up.
@@ -65,6 +66,8 @@ pub struct RaftStatus {
     pub last_applied_index: Option<u64>,
     pub voters: Vec<String>,
     pub learners: Vec<String>,
+    /// The log index of the membership in force; admin commands name it.
+    pub membership_index: u64,
     /// On the leader: how long since a quorum last acknowledged it.
     pub millis_since_quorum_ack: Option<u64>,
     /// The log index of this node's latest snapshot (built or installed).
@@ -112,10 +115,11 @@ impl RaftSequencer {
     pub async fn start(p: RaftParams) -> Result<Arc<Self>, String> {
         let id = node_id(&p.me.name);
         let keys = Arc::new(PeerKeys::new(&p.chain_id, id));
-        for n in p.genesis.iter().chain(&p.known_peers).chain(std::iter::once(&p.me)) {
-            if let Some(k) = key_of(n) {
-                keys.insert(&n.name, k);
-            }
+        let named =
+            |nodes: &[PeerNode]| nodes.iter().filter_map(|n| Some((n.name.clone(), key_of(n)?))).collect::<Vec<_>>();
+        keys.set_bootstrap(&named(&p.genesis));
+        for (name, key) in named(&p.known_peers).into_iter().chain(named(std::slice::from_ref(&p.me))) {
+            keys.insert(&name, key);
         }
         let signer = Arc::new(Signer::new(&p.chain_id, id, p.key.clone()));
         let net = PeerNetwork::new(signer.clone(), keys.clone(), p.address_overrides.clone());
@@ -153,12 +157,17 @@ impl RaftSequencer {
     fn follow_membership(self: Arc<Self>) {
         let mut rx = self.raft.metrics();
         tokio::spawn(async move {
+            let mut seen = None;
             loop {
-                let nodes: Vec<PeerNode> = rx.borrow().membership_config.nodes().map(|(_, n)| n.clone()).collect();
-                for n in nodes {
-                    if let Some(k) = key_of(&n) {
-                        self.keys.insert(&n.name, k);
-                    }
+                let (index, members) = {
+                    let m = rx.borrow();
+                    let members: Vec<(String, PublicKey)> =
+                        m.membership_config.nodes().filter_map(|(_, n)| Some((n.name.clone(), key_of(n)?))).collect();
+                    (m.membership_config.log_id().map(|l| l.index), members)
+                };
+                if seen != Some(index) {
+                    self.keys.set_members(&members);
+                    seen = Some(index);
                 }
                 if rx.changed().await.is_err() {
                     return;
@@ -211,6 +220,7 @@ impl RaftSequencer {
             last_applied_index: m.last_applied.map(|l| l.index),
             voters: voters.iter().map(name).collect(),
             learners,
+            membership_index: m.membership_config.log_id().map(|l| l.index).unwrap_or(0),
             millis_since_quorum_ack: m.millis_since_quorum_ack,
             snapshot_index: m.snapshot.map(|l| l.index),
             purged_index: m.purged.map(|l| l.index),
@@ -239,17 +249,12 @@ impl RaftSequencer {
         decode(&out).map_err(|e| e.to_string())
     }
 
-    /// Carry out a membership change: here if this node leads, else on the leader.
-    pub async fn admin(&self, op: AdminOp) -> Result<String, String> {
-        if self.is_leader() {
-            return self.admin_here(op).await;
-        }
+    /// Send an admin's signed command (opaque here) to the leader, which checks
+    /// it again and carries it out.
+    pub async fn forward_admin(&self, command: Vec<u8>) -> Result<String, String> {
         let leader = self.leader().ok_or("no leader is known; the group has no quorum")?;
-        let out = self
-            .net
-            .request(&leader, "admin", encode(&op), Duration::from_secs(300))
-            .await
-            .map_err(|e| e.to_string())?;
+        let out =
+            self.net.request(&leader, "admin", command, Duration::from_secs(300)).await.map_err(|e| e.to_string())?;
         decode::<Result<String, String>>(&out).map_err(|e| e.to_string())?
     }
 
@@ -261,7 +266,10 @@ impl RaftSequencer {
                 let key = key_of(&node).ok_or_else(|| format!("node {} has no valid public key", node.name))?;
                 self.keys.insert(&node.name, key);
                 let name = node.name.clone();
-                let r = self.raft.add_learner(node_id(&name), node, true).await.map_err(|e| e.to_string())?;
+                let r = self.raft.add_learner(node_id(&name), node, true).await;
+                // From here on its key is accepted as a member's (or not at all).
+                self.keys.forget(&name);
+                let r = r.map_err(|e| e.to_string())?;
                 Ok(format!("{name} added as a learner and caught up to log index {}", r.log_id.index))
             }
             AdminOp::Promote(name) => {
@@ -310,7 +318,7 @@ impl Sequencer for RaftSequencer {
             Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
                 Err(OrderError::NotLeader(f.leader_node.map(|n| n.name)))
             }
-            Err(RaftError::APIError(e)) => Err(OrderError::NotLeader(Some(e.to_string()))),
+            Err(RaftError::APIError(e)) => Err(OrderError::Failed(e.to_string())),
             Err(RaftError::Fatal(f)) => Err(OrderError::Halted(f.to_string())),
         }
     }
