@@ -115,8 +115,8 @@ impl NodeConfig {
             ("peer_listen", self.peer_listen.as_ref()),
         ] {
             if let Some(a) = addr {
-                if a.parse::<std::net::SocketAddr>().is_err() {
-                    bail!("{what} {a:?} is not host:port (for example 127.0.0.1:7700)");
+                if !crate::api::admin::is_host_port(a) {
+                    bail!("{what} {a:?} is not host:port (for example 127.0.0.1:7700 or node1.example.org:7800)");
                 }
             }
         }

@@ -188,8 +188,11 @@ async fn forged_peer_messages_are_rejected_and_logged() {
     let leader_key = genesis.nodes.iter().find(|n| n.id == leader).unwrap().public_key;
     keys.set_bootstrap(&[(leader.clone(), leader_key)]);
     let (_, body) = keys.open(&r.bytes().await.unwrap(), "admin/response", Some(node_id(&leader))).unwrap();
-    let answer: Result<String, String> = phr_orderer::raft::types::decode(&body).unwrap();
-    assert!(answer.unwrap_err().contains("not an organisation admin"));
+    let answer: Result<String, phr_orderer::raft::server::AdminRefusal> =
+        phr_orderer::raft::types::decode(&body).unwrap();
+    let refusal = answer.unwrap_err();
+    assert_eq!((refusal.status, refusal.code.as_str()), (403, "unauthorized"));
+    assert!(refusal.message.contains("not an organisation admin"), "{refusal:?}");
     let voters = node0.client().status().await.unwrap()["raft"]["voters"].as_array().unwrap().len();
     assert_eq!(voters, 2, "the membership is unchanged");
 

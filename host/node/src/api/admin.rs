@@ -13,7 +13,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use phr_ledger::{AdminCommand, NodeAction};
-use phr_orderer::raft::server::AdminGate;
+use phr_orderer::raft::server::{AdminGate, AdminRefusal};
 use phr_orderer::raft::{AdminOp, PeerNode};
 use serde_json::json;
 use std::sync::Arc;
@@ -126,32 +126,44 @@ pub async fn nodes(State(node): State<Arc<Node>>, body: Result<Bytes, BytesRejec
     let op = check(&node, &body)?;
     tracing::info!(?op, "membership change requested");
     let done = if node.sequencer.status().role == "leader" {
-        node.sequencer.admin_here(op).await
+        node.sequencer.admin_here(op).await.map_err(failed)
     } else {
         node.sequencer.forward_admin(body.to_vec()).await
     };
     match done {
         Ok(msg) => Ok(Json(json!({"result": msg, "raft": node.sequencer.status()})).into_response()),
-        Err(e) if e.contains("timed out") => Ok((
+        Err(r) if r.code == "in-progress" => Ok((
             StatusCode::ACCEPTED,
-            Json(json!({"result": format!("the leader is still carrying it out ({e}); watch raft.voters and raft.learners in GET /v1/status")})),
+            Json(json!({"result": format!("{}; watch raft.voters and raft.learners in GET /v1/status", r.message)})),
         )
             .into_response()),
-        Err(e) => Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "membership-change-failed", e)),
+        Err(r) => Err(ApiError::new(
+            StatusCode::from_u16(r.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
+            &r.code,
+            r.message,
+        )),
     }
+}
+
+fn failed(message: String) -> AdminRefusal {
+    AdminRefusal { status: 503, code: "membership-change-failed".into(), message }
 }
 
 /// The leader's side of a command forwarded by another node: check it again, then act.
 pub struct Gate(pub std::sync::OnceLock<std::sync::Weak<Node>>);
 
 impl AdminGate for Gate {
-    fn run(&self, bytes: Vec<u8>) -> futures::future::BoxFuture<'static, Result<String, String>> {
+    fn run(&self, bytes: Vec<u8>) -> futures::future::BoxFuture<'static, Result<String, AdminRefusal>> {
         let node = self.0.get().and_then(|w| w.upgrade());
         Box::pin(async move {
-            let node = node.ok_or("the node is starting or stopping")?;
-            let op = check(&node, &bytes).map_err(|e| e.message)?;
+            let node = node.ok_or_else(|| failed("the node is starting or stopping".into()))?;
+            let op = check(&node, &bytes).map_err(|e| AdminRefusal {
+                status: e.status.as_u16(),
+                code: e.code.clone(),
+                message: e.message.clone(),
+            })?;
             tracing::info!(?op, "membership change forwarded by a peer");
-            node.sequencer.admin_here(op).await
+            node.sequencer.admin_here(op).await.map_err(failed)
         })
     }
 }

@@ -17,9 +17,12 @@ use std::time::Duration;
 /// A failed peer request.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum PeerError {
-    /// The peer could not be reached (connection refused, timed out).
+    /// The peer could not be reached (connection refused, reset).
     #[error("peer unreachable: {0}")]
     Unreachable(String),
+    /// The peer did not answer in time; it may still be working on the request.
+    #[error("peer timed out: {0}")]
+    TimedOut(String),
     /// The peer answered, but not with a valid, authentic response.
     #[error("peer answered badly: {0}")]
     BadResponse(String),
@@ -70,9 +73,9 @@ impl PeerNetwork {
             .body(sealed)
             .send()
             .await
-            .map_err(|e| PeerError::Unreachable(format!("{url}: {e}")))?;
+            .map_err(|e| transport(&url, e))?;
         let status = resp.status();
-        let bytes = resp.bytes().await.map_err(|e| PeerError::Unreachable(format!("{url}: {e}")))?;
+        let bytes = resp.bytes().await.map_err(|e| transport(&url, e))?;
         if !status.is_success() {
             return Err(PeerError::BadResponse(format!("{url}: {status}: {}", String::from_utf8_lossy(&bytes))));
         }
@@ -81,6 +84,14 @@ impl PeerNetwork {
             .open(&bytes, &format!("{kind}/response"), Some(target))
             .map_err(|e| PeerError::BadResponse(format!("{url}: {e}")))?;
         Ok(body)
+    }
+}
+
+fn transport(url: &str, e: reqwest::Error) -> PeerError {
+    if e.is_timeout() {
+        PeerError::TimedOut(url.to_string())
+    } else {
+        PeerError::Unreachable(format!("{url}: {e}"))
     }
 }
 
@@ -113,7 +124,9 @@ impl PeerClient {
     {
         let body = match self.net.request(&self.node, kind, encode(req), option.hard_ttl()).await {
             Ok(b) => b,
-            Err(PeerError::Unreachable(m)) => return Err(RPCError::Unreachable(Unreachable::new(&AnyError::error(m)))),
+            Err(PeerError::Unreachable(m) | PeerError::TimedOut(m)) => {
+                return Err(RPCError::Unreachable(Unreachable::new(&AnyError::error(m))))
+            }
             Err(e @ PeerError::BadResponse(_)) => return Err(RPCError::Network(NetworkError::new(&e))),
         };
         let answer: Result<Resp, RaftError<u64, E>> =

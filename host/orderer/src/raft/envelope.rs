@@ -3,8 +3,9 @@
 //! Every message between nodes, request or response, travels in an envelope
 //! signed with the sender's node key: `SHA-256`-ECDSA (low-S) over
 //! `"phr/peer-message/v1" 0x00 || borsh(chain, from, to, kind, sent_ms, SHA-256(body))`.
-//! A receiver accepts it only if the sender's key is known (from the genesis,
-//! the Raft membership, or the node's configuration), the signature verifies,
+//! A receiver accepts it only if the sender is a member of the Raft group (or,
+//! before the group has a membership, a genesis node or a configured peer; or a
+//! node the leader is adding now), the signature verifies,
 //! it is addressed to the receiver on this chain, of the expected kind, and
 //! sent within a minute of the receiver's clock. Anything else is rejected and
 //! logged.
@@ -98,9 +99,10 @@ type KeySet = HashMap<u64, (String, PublicKey)>;
 struct Keys {
     /// The current members of the Raft group.
     members: KeySet,
-    /// The genesis nodes: accepted only until the group has a membership.
+    /// The genesis nodes and configured peers: accepted only until the group has
+    /// a membership.
     bootstrap: KeySet,
-    /// Nodes the operator listed (`known_peers`) or the leader is adding now.
+    /// Nodes the leader is adding now.
     extra: KeySet,
 }
 
@@ -121,8 +123,8 @@ fn entry(name: &str, key: PublicKey) -> (u64, (String, PublicKey)) {
 }
 
 /// The keys of the nodes this node accepts messages from: the members of the
-/// group (a removed node loses access), the genesis nodes until the group has a
-/// membership, and nodes configured or being added.
+/// group (a removed node loses access), the genesis nodes and configured peers
+/// until the group has a membership, and nodes being added.
 pub struct PeerKeys {
     chain: String,
     me: u64,
@@ -134,7 +136,7 @@ impl PeerKeys {
         PeerKeys { chain: chain.to_string(), me, keys: RwLock::new(Keys::default()) }
     }
 
-    /// The genesis nodes, accepted until the group has a membership.
+    /// The genesis nodes and configured peers, accepted until the group has a membership.
     pub fn set_bootstrap(&self, nodes: &[(String, PublicKey)]) {
         self.keys.write().bootstrap = nodes.iter().map(|(n, k)| entry(n, *k)).collect();
     }
@@ -144,8 +146,8 @@ impl PeerKeys {
         self.keys.write().members = nodes.iter().map(|(n, k)| entry(n, *k)).collect();
     }
 
-    /// Accept messages signed by `key` as node `name` (a configured peer, or one
-    /// being added), until [`PeerKeys::forget`].
+    /// Accept messages signed by `key` as node `name` (one being added), until
+    /// [`PeerKeys::forget`].
     pub fn insert(&self, name: &str, key: PublicKey) {
         let (id, v) = entry(name, key);
         self.keys.write().extra.insert(id, v);

@@ -1,8 +1,9 @@
 //! [`RaftSequencer`]: the sequencing seam filled by openraft.
 
-use super::client::PeerNetwork;
+use super::client::{PeerError, PeerNetwork};
 use super::envelope::{PeerKeys, Signer};
 use super::log_store::LogStore;
+use super::server::AdminRefusal;
 use super::state_machine::StateMachine;
 use super::types::{decode, node_id, PeerNode, PhrRaft};
 use crate::{BatchApplier, OrderError, Sequencer};
@@ -117,10 +118,9 @@ impl RaftSequencer {
         let keys = Arc::new(PeerKeys::new(&p.chain_id, id));
         let named =
             |nodes: &[PeerNode]| nodes.iter().filter_map(|n| Some((n.name.clone(), key_of(n)?))).collect::<Vec<_>>();
-        keys.set_bootstrap(&named(&p.genesis));
-        for (name, key) in named(&p.known_peers).into_iter().chain(named(std::slice::from_ref(&p.me))) {
-            keys.insert(&name, key);
-        }
+        // Genesis nodes and configured peers are accepted until the group has a
+        // membership; from then on, its members are.
+        keys.set_bootstrap(&named(&[p.genesis.clone(), p.known_peers.clone(), vec![p.me.clone()]].concat()));
         let signer = Arc::new(Signer::new(&p.chain_id, id, p.key.clone()));
         let net = PeerNetwork::new(signer.clone(), keys.clone(), p.address_overrides.clone());
         let s = &p.settings;
@@ -251,11 +251,20 @@ impl RaftSequencer {
 
     /// Send an admin's signed command (opaque here) to the leader, which checks
     /// it again and carries it out.
-    pub async fn forward_admin(&self, command: Vec<u8>) -> Result<String, String> {
-        let leader = self.leader().ok_or("no leader is known; the group has no quorum")?;
-        let out =
-            self.net.request(&leader, "admin", command, Duration::from_secs(300)).await.map_err(|e| e.to_string())?;
-        decode::<Result<String, String>>(&out).map_err(|e| e.to_string())?
+    pub async fn forward_admin(&self, command: Vec<u8>) -> Result<String, AdminRefusal> {
+        let refusal = |status: u16, code: &str, message: String| AdminRefusal { status, code: code.into(), message };
+        let leader = self
+            .leader()
+            .ok_or_else(|| refusal(503, "no-quorum", "no leader is known; the group has no quorum".into()))?;
+        let out = match self.net.request(&leader, "admin", command, Duration::from_secs(300)).await {
+            Ok(out) => out,
+            Err(PeerError::TimedOut(_)) => {
+                return Err(refusal(202, "in-progress", format!("the leader {} is still carrying it out", leader.name)))
+            }
+            Err(e) => return Err(refusal(503, "membership-change-failed", e.to_string())),
+        };
+        decode::<Result<String, AdminRefusal>>(&out)
+            .map_err(|e| refusal(503, "membership-change-failed", format!("bad answer from the leader: {e}")))?
     }
 
     /// Carry out a membership change on this node, which must lead.

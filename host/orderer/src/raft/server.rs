@@ -32,11 +32,20 @@ pub trait ForwardSink: Send + Sync + 'static {
     fn accept(&self, txs: Vec<SignedTx>) -> Vec<Forwarded>;
 }
 
+/// Why the leader did not carry out an admin command: an HTTP status, an error
+/// code and a message, passed back to the client as the leader gave them.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AdminRefusal {
+    pub status: u16,
+    pub code: String,
+    pub message: String,
+}
+
 /// Where an admin's signed command, forwarded by another node, is checked and
 /// carried out (by the node, which knows the genesis and its policy).
 pub trait AdminGate: Send + Sync + 'static {
     /// Check the signed command (`bytes`, opaque here) and carry it out.
-    fn run(&self, bytes: Vec<u8>) -> futures::future::BoxFuture<'static, Result<String, String>>;
+    fn run(&self, bytes: Vec<u8>) -> futures::future::BoxFuture<'static, Result<String, AdminRefusal>>;
 }
 
 /// What the peer routes need.
