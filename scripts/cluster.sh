@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Start a local network of N nodes (default 3) on loopback, print each node's API URL,
-# and keep it running until Ctrl-C. Options: --nodes N, --dir DIR (kept afterwards).
+# and keep it running until Ctrl-C. Options: --nodes N, --dir DIR (kept afterwards),
+# --base-port P (node i serves its API on P+i; default 7700; 0 picks free ports).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NODES=3
 DIR=""
+BASE_PORT=7700
 while [ $# -gt 0 ]; do
   case "$1" in
     --nodes) NODES="$2"; shift 2 ;;
     --dir) DIR="$2"; shift 2 ;;
-    *) echo "usage: scripts/cluster.sh [--nodes N] [--dir DIR]" >&2; exit 2 ;;
+    --base-port) BASE_PORT="$2"; shift 2 ;;
+    *) echo "usage: scripts/cluster.sh [--nodes N] [--dir DIR] [--base-port P]" >&2; exit 2 ;;
   esac
 done
 bash scripts/setup.sh
@@ -19,7 +22,7 @@ if [ -z "$DIR" ]; then
   DIR=$(mktemp -d)/network
   trap 'rm -rf "$(dirname "$DIR")"' EXIT
 fi
-"$PHR_BIN" network init --out "$DIR" --nodes "$NODES" --orgs stmarys,northclinic,citylab --base-port 0 >/dev/null
+"$PHR_BIN" network init --out "$DIR" --nodes "$NODES" --orgs stmarys,northclinic,citylab --base-port "$BASE_PORT" >/dev/null
 pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
 trap 'cleanup; exit 130' INT TERM

@@ -18,6 +18,8 @@ step "lint"
 cargo clippy --release --locked --workspace --all-targets -- -D warnings
 CARGO_TARGET_DIR="$CARGO_TARGET_DIR/wasm-contracts" \
   cargo clippy --release --locked --manifest-path contracts/Cargo.toml --target wasm32-unknown-unknown --workspace -- -D warnings
+CARGO_TARGET_DIR="$CARGO_TARGET_DIR/wasm-contracts-v2" \
+  cargo clippy --release --locked --manifest-path contracts/Cargo.toml --target wasm32-unknown-unknown -p consent --features v2 -- -D warnings
 
 step "contract SDK tests"
 CARGO_TARGET_DIR="$CARGO_TARGET_DIR/contracts-native" \

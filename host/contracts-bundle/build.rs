@@ -31,26 +31,34 @@ fn main() {
     // Workspace members are compiled with paths relative to contracts/, so only the
     // registry's absolute path needs remapping for the bytes not to depend on the machine.
     let flags = format!("--remap-path-prefix={}=/cargo", cargo_home.display());
-    let status = Command::new(&cargo)
-        .args(["build", "--release", "--locked", "--target", "wasm32-unknown-unknown", "--manifest-path"])
-        .arg(contracts.join("Cargo.toml"))
-        .arg("--target-dir")
-        .arg(&wasm_target)
-        .env("CARGO_ENCODED_RUSTFLAGS", flags)
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_BUILD_RUSTFLAGS")
-        .env_remove("CARGO_TARGET_DIR")
-        .env_remove("CARGO_BUILD_TARGET")
-        .env_remove("RUSTC_WORKSPACE_WRAPPER")
-        .env_remove("RUSTC_WRAPPER")
-        .status()
-        .expect("run cargo for the contracts");
-    if !status.success() {
-        panic!(
-            "building the contracts failed. Is the wasm target installed? Run `rustup target add wasm32-unknown-unknown` \
-             (scripts/setup.sh does it)."
-        );
-    }
+    let build = |target_dir: &Path, extra: &[&str]| {
+        let status = Command::new(&cargo)
+            .args(["build", "--release", "--locked", "--target", "wasm32-unknown-unknown", "--manifest-path"])
+            .arg(contracts.join("Cargo.toml"))
+            .arg("--target-dir")
+            .arg(target_dir)
+            .args(extra)
+            .env("CARGO_ENCODED_RUSTFLAGS", &flags)
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_BUILD_RUSTFLAGS")
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("CARGO_BUILD_TARGET")
+            .env_remove("RUSTC_WORKSPACE_WRAPPER")
+            .env_remove("RUSTC_WRAPPER")
+            .status()
+            .expect("run cargo for the contracts");
+        if !status.success() {
+            panic!(
+                "building the contracts failed. Is the wasm target installed? Run `rustup target add wasm32-unknown-unknown` \
+                 (scripts/setup.sh does it)."
+            );
+        }
+    };
+    build(&wasm_target, &[]);
+    // consent with rules version 2, the worked example of a live upgrade. Its
+    // own target directory, so that the two builds of consent.wasm never mix.
+    let v2_target = target_root.join("wasm-contracts-v2");
+    build(&v2_target, &["-p", "consent", "--features", "v2"]);
 
     let mut index = String::new();
     for name in CONTRACTS {
@@ -64,6 +72,13 @@ fn main() {
             file.display().to_string()
         ));
     }
+    let v2 = componentize(&v2_target.join("wasm32-unknown-unknown/release/consent.wasm"));
+    let file = out_dir.join("consent_v2.component.wasm");
+    std::fs::write(&file, v2).expect("write component");
+    index.push_str(&format!(
+        "/// The `consent` contract with rules version 2 (restricted data needs a provision naming R).\npub const CONSENT_V2: &[u8] = include_bytes!({:?});\n",
+        file.display().to_string()
+    ));
     std::fs::write(out_dir.join("components.rs"), index).expect("write index");
 }
 

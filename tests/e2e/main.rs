@@ -4,6 +4,8 @@
 mod bad_input;
 mod cli;
 mod cluster;
+#[path = "../../host/executor/tests/rules/components.rs"]
+mod components;
 mod crash;
 mod demo;
 mod events;

@@ -10,6 +10,8 @@
 //! Very restricted (`V`) data opens only to a permit provision that names `V`
 //! in its security labels: neither a base permit nor a provision with no labels
 //! opens it. Deny provisions without labels apply to it as to anything.
+//! Rules version 2 (the `v2` build, installed through the lifecycle) treats
+//! restricted (`R`) data the same way.
 //! 5. With no consent counted, deny: nothing permits the access.
 //!
 //! Consents are taken in id order and provisions in their listed order, so the
@@ -17,6 +19,26 @@
 
 use crate::model::{Actor, Consent, Decision, Provision, Status, ACTIONS, LABELS, PURPOSES};
 use phr_sdk::prelude::*;
+
+/// The version of the evaluation rules this build implements.
+#[cfg(not(feature = "v2"))]
+pub const RULES: u32 = 1;
+#[cfg(feature = "v2")]
+pub const RULES: u32 = 2;
+
+/// Security labels that only a permit provision naming them opens.
+#[cfg(not(feature = "v2"))]
+pub const NAMED_ONLY: &[&str] = &["V"];
+#[cfg(feature = "v2")]
+pub const NAMED_ONLY: &[&str] = &["R", "V"];
+
+fn label_name(l: &str) -> &'static str {
+    match l {
+        "V" => "very restricted (V)",
+        "R" => "restricted (R)",
+        _ => "labelled",
+    }
+}
 
 /// Who wants access, as the access-grant contract (or anyone asking) states it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -110,12 +132,14 @@ fn decide(consents: &[Consent], a: &EvaluateArgs, t: u64) -> Evaluation {
         return base(c, Decision::Deny, format!("the base decision of {} denies what no provision permits", c.id));
     }
     if let Some(c) = base_permit {
-        if a.security_label == "V" {
+        if NAMED_ONLY.contains(&a.security_label.as_str()) {
             return base(
                 c,
                 Decision::Deny,
                 format!(
-                    "very restricted (V) data needs a provision naming V; the base permit of {} does not open it",
+                    "{} data needs a provision naming {}; the base permit of {} does not open it",
+                    label_name(&a.security_label),
+                    a.security_label,
                     c.id
                 ),
             );
@@ -149,8 +173,8 @@ fn matches(p: &Provision, a: &EvaluateArgs, t: u64) -> bool {
             Actor::Role(r) => a.actor.roles.iter().any(|x| x == r),
         });
     let listed = |list: &[String], v: &str| list.is_empty() || list.iter().any(|x| x == v);
-    let label_ok = if a.security_label == "V" && p.kind == Decision::Permit {
-        p.security_labels.iter().any(|l| l == "V")
+    let label_ok = if NAMED_ONLY.contains(&a.security_label.as_str()) && p.kind == Decision::Permit {
+        p.security_labels.contains(&a.security_label)
     } else {
         listed(&p.security_labels, &a.security_label)
     };

@@ -25,8 +25,51 @@ impl Contract for ConsentContract {
     }
 
     fn query(method: &str, args: &str) -> Result<String> {
-        Router::new(method, args).on("get", get_consent).on("list", list).on("evaluate", evaluate::evaluate).finish()
+        Router::new(method, args)
+            .on("get", get_consent)
+            .on("list", list)
+            .on("evaluate", evaluate::evaluate)
+            .on("rules", rules)
+            .finish()
     }
+
+    /// Record which rules the state has been served by since this upgrade.
+    fn migrate(from_code_hash: &str) -> Result<()> {
+        let m =
+            Migration { rules: evaluate::RULES, from_code_hash: from_code_hash.to_string(), at_height: block_height() };
+        put(&Key::new("meta").part("migration"), &m);
+        Ok(())
+    }
+}
+
+/// What the last `migrate` recorded.
+#[derive(Serialize, Deserialize)]
+struct Migration {
+    rules: u32,
+    from_code_hash: String,
+    at_height: u64,
+}
+
+#[derive(Serialize)]
+struct RulesInfo {
+    /// The version of the evaluation rules this code implements.
+    rules: u32,
+    /// Security labels only a permit provision naming them opens.
+    named_only_labels: &'static [&'static str],
+    /// The last upgrade's migration, if the contract was ever upgraded.
+    migration: Option<Migration>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoArgs {}
+
+fn rules(_: NoArgs) -> Result<RulesInfo> {
+    Ok(RulesInfo {
+        rules: evaluate::RULES,
+        named_only_labels: evaluate::NAMED_ONLY,
+        migration: get(&Key::new("meta").part("migration")),
+    })
 }
 
 phr_sdk::export_contract!(ConsentContract);

@@ -7,9 +7,20 @@
 //! ```
 //! assert!(phr_contracts::CONSENT.starts_with(b"\0asm"));
 //! assert_eq!(phr_contracts::STANDARD.len(), 3);
+//! assert_ne!(phr_contracts::CONSENT, phr_contracts::CONSENT_V2);
 //! ```
 
 include!(concat!(env!("OUT_DIR"), "/components.rs"));
+
+/// Components built into `phr` that a network may install later, by the name
+/// `phr contract builtin` knows them by.
+pub const BUILTIN: [(&str, &[u8]); 5] = [
+    ("consent", CONSENT),
+    ("consent-v2", CONSENT_V2),
+    ("access-grant", ACCESS_GRANT),
+    ("record-anchor", RECORD_ANCHOR),
+    ("runaway", RUNAWAY),
+];
 
 /// The three contracts every network starts with: (name, component).
 pub const STANDARD: [(&str, &[u8]); 3] =

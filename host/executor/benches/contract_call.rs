@@ -51,8 +51,8 @@ impl HostEnv for MemEnv {
     fn history(&mut self, _: &str, _: &[u8], _: u32) -> Result<Vec<HistoryItem>, HostFault> {
         Ok(Vec::new())
     }
-    fn resolve(&self, name: &str) -> Option<Arc<CompiledContract<Self>>> {
-        self.contracts.get(name).cloned()
+    fn resolve(&mut self, name: &str) -> Result<Option<Arc<CompiledContract<Self>>>, HostFault> {
+        Ok(self.contracts.get(name).cloned())
     }
 }
 
@@ -191,6 +191,7 @@ fn vm_rocksdb(c: &mut Criterion) {
         }],
         params: Default::default(),
         contracts,
+        policies: Default::default(),
     };
     let exec = Executor::open(&dir.path().join("data"), genesis, dir.path(), ExecutorOptions::default()).unwrap();
     let alice = Keypair::generate();

@@ -1,6 +1,8 @@
 //! Admission: the checks a transaction passes before it may wait for a block.
 
 use crate::identity::{self, IdentityRecord, IDENTITY};
+use crate::lifecycle::LIFECYCLE;
+use crate::system::{contract_key, SYSTEM_NS};
 use crate::{ExecError, Executor};
 use phr_ledger::{KeyError, SignedTx, TxError, TxId};
 
@@ -72,7 +74,7 @@ impl Executor {
     /// block does not check it again.
     pub fn admit(&self, tx: &SignedTx) -> Result<TxId, Rejection> {
         let params = &self.genesis.params;
-        tx.check_shape(&self.genesis.chain_id, params.max_tx_bytes as usize)?;
+        tx.check_shape(&self.genesis.chain_id, params.max_tx_bytes_for(&tx.body.contract, &tx.body.method))?;
         let id = tx.id();
         let next = self.tip().height + 1;
         if tx.body.expiry_height < next {
@@ -96,7 +98,14 @@ impl Executor {
             None if identity::open_to_unknown(&tx.body.contract, &tx.body.method) => {}
             None => return Err(Rejection::UnknownSigner(signer)),
         }
-        if tx.body.contract != IDENTITY && self.registry.get(&tx.body.contract).is_none() {
+        let system = tx.body.contract == IDENTITY || tx.body.contract == LIFECYCLE;
+        if !system
+            && self
+                .db
+                .get(SYSTEM_NS, &contract_key(&tx.body.contract))
+                .map_err(|e| Rejection::Fault(e.to_string()))?
+                .is_none()
+        {
             return Err(Rejection::UnknownContract(tx.body.contract.clone()));
         }
         self.sigs.insert(id);

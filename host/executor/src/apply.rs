@@ -2,13 +2,14 @@
 
 use crate::env::TxEnv;
 use crate::identity::{self, IdentityCall, Signer, IDENTITY};
+use crate::lifecycle::{self, LifecycleCall, LIFECYCLE};
 use crate::system::native_code_hash;
 use crate::{roots, ExecError, Executor, Tip};
 use phr_ledger::{
     Attestation, Batch, Block, BlockHeader, Caller, CallerKind, Hash32, Receipt, SignedTx, TxId, TxStatus,
 };
 use phr_state::{AppliedMeta, BlockCommit, StateWrite};
-use phr_vm::{CallContext, CallResult, Entry};
+use phr_vm::{CallContext, CallResult, Entry, HostEnv};
 use rayon::prelude::*;
 use std::collections::HashSet;
 
@@ -71,7 +72,7 @@ impl Executor {
             )
             .collect();
 
-        let mut env = TxEnv::for_block(self.db.clone(), self.registry.clone(), height);
+        let mut env = TxEnv::for_block(self.db.clone(), self.code.clone(), height);
         let mut receipts = Vec::with_capacity(batch.txs.len());
         let mut indexed = Vec::with_capacity(batch.txs.len());
         let mut seen = HashSet::with_capacity(batch.txs.len());
@@ -87,7 +88,10 @@ impl Executor {
                 invalid(id, tx, "duplicate: this transaction id is already committed")
             } else if let Err(e) = &sig_ok[i as usize] {
                 invalid(id, tx, format!("signature: {e}"))
-            } else if let Err(e) = tx.check_shape(&self.genesis.chain_id, self.genesis.params.max_tx_bytes as usize) {
+            } else if let Err(e) = tx.check_shape(
+                &self.genesis.chain_id,
+                self.genesis.params.max_tx_bytes_for(&tx.body.contract, &tx.body.method),
+            ) {
                 invalid(id, tx, e.to_string())
             } else if height > tx.body.expiry_height {
                 invalid(id, tx, format!("expired: valid up to height {}", tx.body.expiry_height))
@@ -98,7 +102,8 @@ impl Executor {
             };
             receipts.push(r);
         }
-        let writes: Vec<StateWrite> = env.into_block_writes();
+        let effects = env.into_block();
+        let writes: Vec<StateWrite> = effects.writes;
         let state_root = roots::state_root(&tip.state_root, height, &writes);
         let receipts_root = roots::receipts_root(&receipts);
         let header = BlockHeader {
@@ -127,11 +132,16 @@ impl Executor {
             block: &block,
             receipts: &receipts,
             writes: &writes,
-            code: &[],
+            code: &effects.code,
             indexed_txs: &indexed,
             meta,
         })?;
         *self.tip.write() = Tip { height, block_hash: hash, time_ms, state_root, receipts_root };
+        // Installed code is compiled now, off the apply loop, so that it is ready
+        // by the time the consortium commits it.
+        for (code_hash, bytes) in effects.code {
+            self.code.prepare(code_hash, bytes);
+        }
         Ok(AppliedBlock { block, hash, receipts, tx_ids: ids, state_root, receipts_root })
     }
 
@@ -182,12 +192,18 @@ impl Executor {
             }
         };
         let contract = tx.body.contract.as_str();
+        let fuel = self.genesis.params.fuel_per_tx;
         let (result, fuel_used, events, code_hash) = if contract == IDENTITY {
             let call =
                 IdentityCall { caller: caller.as_ref(), signer: &tx.body.signer, height, genesis: &self.genesis };
             let out = identity::invoke(&mut env, call, &tx.body.method, &tx.body.args).map_err(fault)?;
             (out.result, 0, out.events, native_code_hash(IDENTITY))
-        } else if let Some(compiled) = self.registry.get(contract) {
+        } else if contract == LIFECYCLE {
+            let call =
+                LifecycleCall { caller: caller.as_ref(), tx_id: id.to_hex(), time_ms, fuel, genesis: &self.genesis };
+            let out = lifecycle::invoke(&mut env, call, &tx.body.method, &tx.body.args).map_err(fault)?;
+            (out.result, out.fuel_used, out.events, native_code_hash(LIFECYCLE))
+        } else if let Some(compiled) = env.resolve(contract).map_err(fault)? {
             let caller = caller.unwrap_or_else(|| Caller {
                 id: tx.body.signer.id().to_hex(),
                 kind: CallerKind::Anonymous,
@@ -195,7 +211,6 @@ impl Executor {
                 roles: Vec::new(),
             });
             let ctx = CallContext::invoke(contract, caller, id.to_hex(), height, time_ms);
-            let fuel = self.genesis.params.fuel_per_tx;
             let (out, e) = self.vm.call(&compiled, Entry::Invoke, &tx.body.method, &tx.body.args, ctx, env, fuel)?;
             env = e;
             (out.result, out.fuel_used, out.events, compiled.code_hash)

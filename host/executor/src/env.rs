@@ -1,8 +1,9 @@
 //! The state a transaction sees: its own writes over the block's writes over the
 //! committed store, with every read recorded for the receipt.
 
-use crate::registry::Registry;
-use phr_ledger::{ReadEntry, WriteEntry};
+use crate::code::CodeCache;
+use crate::system::{contract_key, ContractRecord, SYSTEM_NS};
+use phr_ledger::{Hash32, ReadEntry, WriteEntry};
 use phr_state::{Point, StateDb, StateWrite};
 use phr_vm::{CompiledContract, HistoryItem, HostEnv, HostFault, Rows};
 use std::collections::BTreeMap;
@@ -33,7 +34,7 @@ struct BlockSlot {
 /// Execution state of one block, lent to each transaction in turn.
 pub struct TxEnv {
     db: Arc<StateDb>,
-    registry: Arc<Registry>,
+    code: Arc<CodeCache>,
     mode: ReadMode,
     height: u64,
     tx_index: u32,
@@ -42,6 +43,18 @@ pub struct TxEnv {
     reads: BTreeMap<Slot, Option<(u64, u32)>>,
     /// Writes of the block's successful transactions, in order.
     block_writes: Vec<StateWrite>,
+    /// Contract code installed by the current transaction, and by the block's
+    /// successful transactions.
+    tx_code: Vec<(Hash32, Vec<u8>)>,
+    block_code: Vec<(Hash32, Vec<u8>)>,
+}
+
+/// What a block's successful transactions changed.
+pub struct BlockEffects {
+    /// Writes in transaction order.
+    pub writes: Vec<StateWrite>,
+    /// Contract code installed, by hash.
+    pub code: Vec<(Hash32, Vec<u8>)>,
 }
 
 fn fault(e: phr_state::StateError) -> HostFault {
@@ -50,19 +63,19 @@ fn fault(e: phr_state::StateError) -> HostFault {
 
 impl TxEnv {
     /// An environment for executing block `height`.
-    pub fn for_block(db: Arc<StateDb>, registry: Arc<Registry>, height: u64) -> Self {
-        Self::new(db, registry, ReadMode::Latest, height)
+    pub fn for_block(db: Arc<StateDb>, code: Arc<CodeCache>, height: u64) -> Self {
+        Self::new(db, code, ReadMode::Latest, height)
     }
 
     /// A read-only environment seeing the state as of `at`.
-    pub fn at(db: Arc<StateDb>, registry: Arc<Registry>, at: Point) -> Self {
-        Self::new(db, registry, ReadMode::At(at), at.height)
+    pub fn at(db: Arc<StateDb>, code: Arc<CodeCache>, at: Point) -> Self {
+        Self::new(db, code, ReadMode::At(at), at.height)
     }
 
-    fn new(db: Arc<StateDb>, registry: Arc<Registry>, mode: ReadMode, height: u64) -> Self {
+    fn new(db: Arc<StateDb>, code: Arc<CodeCache>, mode: ReadMode, height: u64) -> Self {
         TxEnv {
             db,
-            registry,
+            code,
             mode,
             height,
             tx_index: 0,
@@ -70,6 +83,8 @@ impl TxEnv {
             tx: BTreeMap::new(),
             reads: BTreeMap::new(),
             block_writes: Vec::new(),
+            tx_code: Vec::new(),
+            block_code: Vec::new(),
         }
     }
 
@@ -77,6 +92,7 @@ impl TxEnv {
     pub fn begin(&mut self, tx_index: u32) {
         self.tx_index = tx_index;
         self.tx.clear();
+        self.tx_code.clear();
         self.reads.clear();
     }
 
@@ -103,17 +119,63 @@ impl TxEnv {
             });
             self.block.insert((ns, key), BlockSlot { value, version });
         }
+        self.block_code.append(&mut self.tx_code);
         out
     }
 
     /// Drop the current transaction's writes.
     pub fn discard(&mut self) {
         self.tx.clear();
+        self.tx_code.clear();
     }
 
-    /// All writes the block kept, in transaction order.
-    pub fn into_block_writes(self) -> Vec<StateWrite> {
-        self.block_writes
+    /// Everything the block kept.
+    pub fn into_block(self) -> BlockEffects {
+        BlockEffects { writes: self.block_writes, code: self.block_code }
+    }
+
+    /// An empty environment on the same store, to stand in while this one is
+    /// lent to a contract call by value.
+    pub(crate) fn placeholder(&self) -> TxEnv {
+        TxEnv::new(self.db.clone(), self.code.clone(), self.mode, self.height)
+    }
+
+    /// The height this environment executes (or reads at).
+    pub fn height(&self) -> u64 {
+        self.height
+    }
+
+    /// The index of the transaction being executed.
+    pub fn tx_index(&self) -> u32 {
+        self.tx_index
+    }
+
+    /// Store contract code with the current transaction (kept if it succeeds).
+    pub fn add_code(&mut self, hash: Hash32, bytes: Vec<u8>) {
+        self.tx_code.push((hash, bytes));
+    }
+
+    /// The bytes of installed code: this block's, else the store's.
+    pub fn code_bytes(&self, hash: &Hash32) -> Result<Option<Vec<u8>>, HostFault> {
+        if let Some((_, b)) = self.tx_code.iter().chain(&self.block_code).find(|(h, _)| h == hash) {
+            return Ok(Some(b.clone()));
+        }
+        self.db.code(hash).map_err(fault)
+    }
+
+    /// The code cache this environment resolves contracts through.
+    pub fn code_cache(&self) -> &Arc<CodeCache> {
+        &self.code
+    }
+
+    /// The record of the code serving `name` here (the read is recorded).
+    pub fn contract_record(&mut self, name: &str) -> Result<Option<ContractRecord>, HostFault> {
+        match self.get(SYSTEM_NS, &contract_key(name))? {
+            None => Ok(None),
+            Some(b) => serde_json::from_slice(&b)
+                .map(Some)
+                .map_err(|e| HostFault(format!("corrupt contract record of {name}: {e}"))),
+        }
     }
 
     fn committed_get(&self, ns: &str, key: &[u8]) -> Result<Option<phr_state::Versioned>, HostFault> {
@@ -224,7 +286,13 @@ impl HostEnv for TxEnv {
         Ok(rows.into_iter().map(|h| HistoryItem { height: h.height, tx_index: h.tx_index, value: h.value }).collect())
     }
 
-    fn resolve(&self, name: &str) -> Option<Arc<CompiledContract<Self>>> {
-        self.registry.get(name)
+    fn resolve(&mut self, name: &str) -> Result<Option<Arc<CompiledContract<Self>>>, HostFault> {
+        let Some(rec) = self.contract_record(name)? else { return Ok(None) };
+        let code = self.code.clone();
+        match code.get(&rec.code_hash, || self.code_bytes(&rec.code_hash))? {
+            Some(Ok(c)) => Ok(Some(c)),
+            Some(Err(e)) => Err(HostFault(format!("committed code {} of {name} does not compile: {e}", rec.code_hash))),
+            None => Err(HostFault(format!("code {} of contract {name} is missing from the store", rec.code_hash))),
+        }
     }
 }

@@ -4,8 +4,9 @@
 //! every signer through these records before any contract runs.
 
 use crate::env::TxEnv;
+use crate::native::{self, err, ok, parse, NativeOutcome};
 use phr_ledger::{Caller, CallerKind, Event, Genesis, PublicKey};
-use phr_vm::{CallResult, HostEnv, HostFault};
+use phr_vm::{HostEnv, HostFault};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use std::collections::BTreeSet;
 
@@ -66,14 +67,11 @@ pub fn open_to_unknown(contract: &str, method: &str) -> bool {
 }
 
 fn read<T: DeserializeOwned>(env: &mut TxEnv, key: &[u8]) -> Result<Option<T>, HostFault> {
-    match env.get(IDENTITY, key)? {
-        None => Ok(None),
-        Some(b) => serde_json::from_slice(&b).map(Some).map_err(|e| HostFault(format!("corrupt identity record: {e}"))),
-    }
+    native::read(env, IDENTITY, key)
 }
 
 fn write<T: Serialize>(env: &mut TxEnv, key: &[u8], v: &T) -> Result<(), HostFault> {
-    env.put(IDENTITY, key, &serde_json::to_vec(v).expect("records serialize"))
+    native::write(env, IDENTITY, key, v)
 }
 
 /// The record a genesis admin key starts with.
@@ -90,35 +88,8 @@ pub fn genesis_admin(key: &PublicKey, org: &str) -> IdentityRecord {
     }
 }
 
-/// Result of a native call: like a contract's, with its events.
-pub struct NativeOutcome {
-    pub result: CallResult,
-    pub events: Vec<Event>,
-}
-
-fn err(code: &str, message: impl Into<String>) -> Result<NativeOutcome, HostFault> {
-    Ok(NativeOutcome {
-        result: CallResult::Err { code: code.to_string(), message: message.into() },
-        events: Vec::new(),
-    })
-}
-
-fn ok<T: Serialize>(v: &T, events: Vec<Event>) -> Result<NativeOutcome, HostFault> {
-    Ok(NativeOutcome { result: CallResult::Ok(serde_json::to_string(v).expect("results serialize")), events })
-}
-
 fn event(name: &str, topics: Vec<String>, payload: &impl Serialize) -> Event {
-    Event {
-        contract: IDENTITY.to_string(),
-        name: name.to_string(),
-        topics,
-        payload: serde_json::to_string(payload).expect("events serialize"),
-    }
-}
-
-fn parse<T: DeserializeOwned>(method: &str, args: &str) -> Result<T, String> {
-    let args = if args.trim().is_empty() { "{}" } else { args };
-    serde_json::from_str(args).map_err(|e| format!("invalid arguments for `{method}`: {e}"))
+    native::event(IDENTITY, name, topics, payload)
 }
 
 fn check_roles(roles: &[String]) -> Result<(), String> {

@@ -19,21 +19,23 @@
 
 mod admit;
 mod apply;
+pub mod code;
 mod env;
 mod genesis;
 pub mod identity;
+pub mod lifecycle;
+mod native;
 mod query;
-mod registry;
 pub mod roots;
 mod sigcache;
 pub mod system;
 
 pub use admit::Rejection;
 pub use apply::AppliedBlock;
-pub use env::{ReadMode, TxEnv};
+pub use code::CodeCache;
+pub use env::{BlockEffects, ReadMode, TxEnv};
 pub use query::{QueryError, QueryOutput};
-pub use registry::Registry;
-pub use system::ContractRecord;
+pub use system::{Approval, ChainPoint, CodeRecord, ContractRecord};
 
 use parking_lot::{Mutex, RwLock};
 use phr_ledger::{Genesis, Hash32};
@@ -95,7 +97,7 @@ pub struct Executor {
     db: Arc<StateDb>,
     vm: Arc<Vm<TxEnv>>,
     genesis: Genesis,
-    registry: Arc<Registry>,
+    code: Arc<CodeCache>,
     sigs: sigcache::SigCache,
     tip: RwLock<Tip>,
     apply_lock: Mutex<()>,
@@ -116,16 +118,17 @@ impl Executor {
             memory_limit_bytes: genesis.params.memory_limit_bytes as usize,
             max_instances: opts.max_instances,
             cache_dir: opts.compile_cache.clone(),
+            max_code_bytes: genesis.params.max_code_bytes as usize,
         })?;
-        let registry = Arc::new(Registry::default());
+        let code = CodeCache::new(vm.clone());
         let applied = match db.applied()? {
             Some(m) => m,
-            None => genesis::commit_genesis(&db, &vm, &genesis, genesis_dir)?,
+            None => genesis::commit_genesis(&db, &code, &genesis, genesis_dir)?,
         };
         if applied.genesis_hash != genesis.hash() {
             return Err(ExecError::WrongChain { stored: applied.genesis_hash, configured: genesis.hash() });
         }
-        genesis::load_contracts(&db, &vm, &registry)?;
+        genesis::load_contracts(&db, &code, applied.height)?;
         let tip = Tip {
             height: applied.height,
             block_hash: applied.block_hash,
@@ -137,7 +140,7 @@ impl Executor {
             db,
             vm,
             genesis,
-            registry,
+            code,
             sigs: sigcache::SigCache::new(200_000),
             tip: RwLock::new(tip),
             apply_lock: Mutex::new(()),
@@ -165,7 +168,7 @@ impl Executor {
         if applied.genesis_hash != self.genesis.hash() {
             return Err(ExecError::WrongChain { stored: applied.genesis_hash, configured: self.genesis.hash() });
         }
-        genesis::load_contracts(&self.db, &self.vm, &self.registry)?;
+        genesis::load_contracts(&self.db, &self.code, applied.height)?;
         *self.tip.write() = Tip {
             height: applied.height,
             block_hash: applied.block_hash,
@@ -179,5 +182,10 @@ impl Executor {
     /// The contract records on chain: which code serves each contract.
     pub fn contracts(&self) -> Result<Vec<ContractRecord>, ExecError> {
         genesis::contract_records(&self.db)
+    }
+
+    /// Compiled code by hash (shared with block execution).
+    pub fn code_cache(&self) -> &Arc<CodeCache> {
+        &self.code
     }
 }

@@ -43,8 +43,11 @@ pub struct GenesisContract {
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ChainParams {
-    /// Largest canonical transaction accepted.
+    /// Largest canonical transaction accepted (but see `max_code_bytes`).
     pub max_tx_bytes: u32,
+    /// Largest contract component an install may carry; an install transaction
+    /// may be as large as its base64 text plus `max_tx_bytes`.
+    pub max_code_bytes: u32,
     /// Fuel one transaction may burn, shared with the calls it makes.
     pub fuel_per_tx: u64,
     /// Linear memory one contract instance may use.
@@ -57,10 +60,28 @@ pub struct ChainParams {
     pub block_timeout_ms: u32,
 }
 
+impl ChainParams {
+    /// The largest transaction accepted for `contract.method`: installs carry a
+    /// component as base64 text.
+    pub fn max_tx_bytes_for(&self, contract: &str, method: &str) -> usize {
+        if contract == "lifecycle" && method == "install" {
+            (self.max_code_bytes as usize).div_ceil(3) * 4 + self.max_tx_bytes as usize
+        } else {
+            self.max_tx_bytes as usize
+        }
+    }
+
+    /// The largest transaction of any kind.
+    pub fn max_any_tx_bytes(&self) -> usize {
+        self.max_tx_bytes_for("lifecycle", "install")
+    }
+}
+
 impl Default for ChainParams {
     fn default() -> Self {
         ChainParams {
             max_tx_bytes: 64 * 1024,
+            max_code_bytes: 4 * 1024 * 1024,
             fuel_per_tx: 200_000_000,
             memory_limit_bytes: 32 * 1024 * 1024,
             block_max_txs: 2000,
@@ -82,6 +103,50 @@ pub struct Genesis {
     pub params: ChainParams,
     #[serde(default)]
     pub contracts: Vec<GenesisContract>,
+    #[serde(default)]
+    pub policies: Policies,
+}
+
+/// How many organisations must agree to something.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum OrgPolicy {
+    /// More than half of the organisations.
+    #[default]
+    Majority,
+    /// Every organisation.
+    All,
+    /// At least this many organisations.
+    AtLeast(u32),
+}
+
+impl OrgPolicy {
+    /// How many of `orgs` organisations must agree.
+    pub fn required(&self, orgs: usize) -> usize {
+        match self {
+            OrgPolicy::Majority => orgs / 2 + 1,
+            OrgPolicy::All => orgs,
+            OrgPolicy::AtLeast(n) => *n as usize,
+        }
+    }
+
+    /// The policy in words, for messages.
+    pub fn describe(&self, orgs: usize) -> String {
+        match self {
+            OrgPolicy::Majority => format!("a majority ({} of {orgs}) of the organisations", self.required(orgs)),
+            OrgPolicy::All => format!("all {orgs} organisations"),
+            OrgPolicy::AtLeast(n) => format!("at least {n} of the {orgs} organisations"),
+        }
+    }
+}
+
+/// The consortium's decision rules.
+#[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Policies {
+    /// Organisations whose admins must approve the same (contract, code hash,
+    /// sequence) before it can be committed.
+    pub lifecycle: OrgPolicy,
 }
 
 impl Canonical for Genesis {
@@ -154,17 +219,28 @@ impl Genesis {
         if p.max_tx_bytes < 1024 || p.max_tx_bytes > 16 * 1024 * 1024 {
             return err("params.max_tx_bytes must be between 1 KiB and 16 MiB".into());
         }
+        if p.max_code_bytes < 64 * 1024 || p.max_code_bytes > 8 * 1024 * 1024 {
+            return err("params.max_code_bytes must be between 64 KiB and 8 MiB".into());
+        }
         if p.fuel_per_tx < 1_000_000 {
             return err("params.fuel_per_tx must be at least 1000000".into());
         }
         if p.memory_limit_bytes < 1024 * 1024 || p.memory_limit_bytes > 1024 * 1024 * 1024 {
             return err("params.memory_limit_bytes must be between 1 MiB and 1 GiB".into());
         }
-        if p.block_max_txs == 0 || p.block_max_bytes < p.max_tx_bytes || p.block_timeout_ms == 0 {
-            return err(
-                "params: block_max_txs and block_timeout_ms must be positive, block_max_bytes at least max_tx_bytes"
-                    .into(),
-            );
+        if p.block_max_txs == 0 || p.block_timeout_ms == 0 {
+            return err("params: block_max_txs and block_timeout_ms must be positive".into());
+        }
+        if (p.block_max_bytes as usize) < p.max_any_tx_bytes() {
+            return err(format!(
+                "params.block_max_bytes must hold the largest transaction, an install of max_code_bytes: at least {}",
+                p.max_any_tx_bytes()
+            ));
+        }
+        if let OrgPolicy::AtLeast(n) = self.policies.lifecycle {
+            if n == 0 || n as usize > self.orgs.len() {
+                return err(format!("policies.lifecycle: at_least must be between 1 and {}", self.orgs.len()));
+            }
         }
         Ok(())
     }

@@ -36,7 +36,7 @@ pub use batch::{Attestation, Batch};
 pub use block::{Block, BlockHeader};
 pub use caller::{Caller, CallerKind};
 pub use encoding::{Canonical, DecodeError, ENCODING_VERSION};
-pub use genesis::{ChainParams, Genesis, GenesisContract, GenesisError, NodeInfo, Org};
+pub use genesis::{ChainParams, Genesis, GenesisContract, GenesisError, NodeInfo, Org, OrgPolicy, Policies};
 pub use hash::{merkle_root, sha256, Hash32};
 pub use identity::{IdentityId, KeyError, KeyFile, Keypair, PublicKey, Signature};
 pub use receipt::{Event, ReadEntry, Receipt, TxStatus, WriteEntry};

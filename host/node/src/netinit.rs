@@ -165,7 +165,15 @@ pub fn init(o: &InitOptions) -> anyhow::Result<Network> {
 
     let chain_id = o.chain_id.clone().unwrap_or_else(|| format!("phr-{}", &Keypair::generate().id().to_hex()[..8]));
     let genesis_time_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as u64;
-    let genesis = Genesis { chain_id, genesis_time_ms, orgs, nodes, params: o.params.clone(), contracts };
+    let genesis = Genesis {
+        chain_id,
+        genesis_time_ms,
+        orgs,
+        nodes,
+        params: o.params.clone(),
+        contracts,
+        policies: Default::default(),
+    };
     genesis.validate()?;
     std::fs::write(o.out.join("genesis.json"), serde_json::to_string_pretty(&genesis)?)?;
     Ok(Network { dir: o.out.clone(), genesis, node_configs, admin_keys })

@@ -138,6 +138,24 @@ fn instantiation_failed(e: wasmtime::Error) -> Result<Raw, VmFault> {
     }
 }
 
+/// Instantiate, waiting while every pooled instance is in use (by concurrent
+/// queries): a full pool is the node's momentary state, and must decide
+/// neither a receipt nor whether code compiles. Gives up (an error for the
+/// caller to treat as a node fault) after about 30 s.
+pub(crate) fn pooled<T>(mut instantiate: impl FnMut() -> wasmtime::Result<T>) -> wasmtime::Result<T> {
+    let mut waited = std::time::Duration::ZERO;
+    loop {
+        match instantiate() {
+            Err(e) if e.is::<wasmtime::PoolConcurrencyLimitError>() && waited < std::time::Duration::from_secs(30) => {
+                let pause = std::time::Duration::from_millis(5);
+                std::thread::sleep(pause);
+                waited += pause;
+            }
+            other => return other,
+        }
+    }
+}
+
 impl<E: HostEnv> Vm<E> {
     /// Call `entry` of `contract` with `method` and JSON `args`, in the context
     /// `ctx`, against `env`, with at most `fuel`. The environment comes back with
@@ -166,7 +184,7 @@ impl<E: HostEnv> Vm<E> {
         store.set_fuel(fuel).map_err(|e| VmFault::Setup(e.to_string()))?;
 
         let raw: Raw = match &contract.pre {
-            Pre::Plain(pre) => match pre.instantiate(&mut store) {
+            Pre::Plain(pre) => match pooled(|| pre.instantiate(&mut store)) {
                 Err(e) => instantiation_failed(e)?,
                 Ok(inst) => match &entry {
                     Entry::Invoke => inst.call_invoke(&mut store, method, args),
@@ -174,7 +192,7 @@ impl<E: HostEnv> Vm<E> {
                     Entry::Migrate(_) => Ok(Ok(String::new())),
                 },
             },
-            Pre::Upgradable(pre) => match pre.instantiate(&mut store) {
+            Pre::Upgradable(pre) => match pooled(|| pre.instantiate(&mut store)) {
                 Err(e) => instantiation_failed(e)?,
                 Ok(inst) => match &entry {
                     Entry::Invoke => inst.call_invoke(&mut store, method, args),

@@ -3,8 +3,8 @@
 use crate::bindings::{plain::ContractPre, upgradable::UpgradableContractPre};
 use crate::call::CallContext;
 use crate::host::{HostEnv, HostState};
-use crate::{cache, limits, Vm};
-use phr_ledger::{sha256, Hash32};
+use crate::{cache, Vm};
+use phr_ledger::Hash32;
 use std::sync::Arc;
 use wasmtime::component::types::ComponentItem;
 use wasmtime::component::Component;
@@ -15,7 +15,7 @@ pub const ALLOWED_IMPORTS: [&str; 2] = ["phr:chaincode/types@0.1.0", "phr:chainc
 
 /// Why a component cannot be a contract. Deterministic: every node rejects the
 /// same bytes with the same error.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CompileError {
     #[error("component is {size} bytes; the limit is {max}")]
     TooLarge { size: usize, max: usize },
@@ -27,6 +27,8 @@ pub enum CompileError {
     WrongWorld(String),
     #[error("cannot be instantiated within the VM's limits: {0}")]
     WontInstantiate(String),
+    #[error("over a limit: {0}")]
+    OverLimit(String),
 }
 
 pub(crate) enum Pre<E: HostEnv> {
@@ -56,13 +58,10 @@ impl<E: HostEnv> std::fmt::Debug for CompiledContract<E> {
 }
 
 impl<E: HostEnv> Vm<E> {
-    /// Validate and compile a contract component. Compiled code is taken from and
-    /// put into the on-disk cache when one is configured.
+    /// Check ([`Vm::inspect`]) and compile a contract component. Compiled code is
+    /// taken from and put into the on-disk cache when one is configured.
     pub fn compile(self: &Arc<Self>, bytes: &[u8]) -> Result<Arc<CompiledContract<E>>, CompileError> {
-        if bytes.len() > limits::MAX_COMPONENT_BYTES {
-            return Err(CompileError::TooLarge { size: bytes.len(), max: limits::MAX_COMPONENT_BYTES });
-        }
-        let code_hash = sha256(&[bytes]);
+        let code_hash = self.inspect(bytes)?.code_hash;
         let component = match cache::load(self.config.cache_dir.as_deref(), &self.engine, &code_hash) {
             Some(c) => c,
             None => {
@@ -116,8 +115,8 @@ impl<E: HostEnv> Vm<E> {
         store.limiter(|s| &mut s.limits);
         store.set_fuel(1_000_000).map_err(|e| CompileError::WontInstantiate(e.to_string()))?;
         let r = match &c.pre {
-            Pre::Plain(p) => p.instantiate(&mut store).map(|_| ()),
-            Pre::Upgradable(p) => p.instantiate(&mut store).map(|_| ()),
+            Pre::Plain(p) => crate::call::pooled(|| p.instantiate(&mut store)).map(|_| ()),
+            Pre::Upgradable(p) => crate::call::pooled(|| p.instantiate(&mut store)).map(|_| ()),
         };
         r.map_err(|e| CompileError::WontInstantiate(format!("{e:#}")))
     }

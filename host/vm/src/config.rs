@@ -14,11 +14,18 @@ pub struct VmConfig {
     pub max_instances: u32,
     /// Where compiled code is cached on disk, if anywhere.
     pub cache_dir: Option<PathBuf>,
+    /// Largest component accepted (consensus-critical, from the genesis).
+    pub max_code_bytes: usize,
 }
 
 impl Default for VmConfig {
     fn default() -> Self {
-        VmConfig { memory_limit_bytes: 32 << 20, max_instances: 128, cache_dir: None }
+        VmConfig {
+            memory_limit_bytes: 32 << 20,
+            max_instances: 128,
+            cache_dir: None,
+            max_code_bytes: crate::limits::MAX_COMPONENT_BYTES,
+        }
     }
 }
 
@@ -26,11 +33,11 @@ impl Default for VmConfig {
 /// so a trap for it is charged all the transaction's fuel (see `call.rs`).
 pub(crate) const MAX_WASM_STACK: usize = 512 * 1024;
 
-pub(crate) fn engine(cfg: &VmConfig) -> Result<Engine, VmFault> {
-    let mut c = Config::new();
-    // Determinism: exactly this set of Wasm proposals, everything else off
-    // (no SIMD, no threads, no GC, no memory64, no async component model).
-    let allowed = WasmFeatures::MUTABLE_GLOBAL
+/// Determinism: exactly this set of Wasm proposals, everything else off (no
+/// SIMD, no threads, no GC, no memory64, no async component model). The install
+/// check validates with the same set.
+pub(crate) fn features() -> WasmFeatures {
+    WasmFeatures::MUTABLE_GLOBAL
         | WasmFeatures::SATURATING_FLOAT_TO_INT
         | WasmFeatures::SIGN_EXTENSION
         | WasmFeatures::MULTI_VALUE
@@ -38,7 +45,12 @@ pub(crate) fn engine(cfg: &VmConfig) -> Result<Engine, VmFault> {
         | WasmFeatures::REFERENCE_TYPES
         | WasmFeatures::FLOATS
         | WasmFeatures::EXTENDED_CONST
-        | WasmFeatures::COMPONENT_MODEL;
+        | WasmFeatures::COMPONENT_MODEL
+}
+
+pub(crate) fn engine(cfg: &VmConfig) -> Result<Engine, VmFault> {
+    let mut c = Config::new();
+    let allowed = features();
     c.wasm_features(WasmFeatures::all().difference(allowed), false);
     c.wasm_features(allowed, true);
     c.cranelift_nan_canonicalization(true);

@@ -40,8 +40,10 @@ pub trait HostEnv: Send + Sized + 'static {
     fn scan(&mut self, ns: &str, start: &[u8], end: &[u8], limit: u32) -> Result<Rows, HostFault>;
     /// Committed versions, newest first, at most `limit`.
     fn history(&mut self, ns: &str, key: &[u8], limit: u32) -> Result<Vec<HistoryItem>, HostFault>;
-    /// The compiled contract serving `name` now, for a nested `call`.
-    fn resolve(&self, name: &str) -> Option<Arc<CompiledContract<Self>>>;
+    /// The compiled contract serving `name` at this point of the chain (seeing
+    /// an upgrade committed earlier in the same block), for a nested `call`.
+    /// `None` when no contract has that name.
+    fn resolve(&mut self, name: &str) -> Result<Option<Arc<CompiledContract<Self>>>, HostFault>;
 }
 
 /// Why a host function stopped the contract.
@@ -279,7 +281,7 @@ fn define<E: HostEnv>(linker: &mut Linker<HostState<E>>) -> wasmtime::Result<()>
         if st.ctx.depth + 1 > limits::MAX_CALL_DEPTH {
             return Err(broke(format!("calls may nest at most {} deep", limits::MAX_CALL_DEPTH)));
         }
-        let Some(callee) = st.env()?.resolve(&contract) else {
+        let Some(callee) = st.env()?.resolve(&contract).map_err(fault)? else {
             let e = types::Error { code: types::ErrorCode::NotFound, message: format!("no contract `{contract}`") };
             return Ok((Err(e),));
         };

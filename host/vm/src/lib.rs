@@ -30,12 +30,14 @@ mod compile;
 mod config;
 pub mod fuel;
 mod host;
+mod inspect;
 pub mod limits;
 
 pub use call::{CallContext, CallOutcome, CallResult, Entry};
 pub use compile::{CompileError, CompiledContract};
 pub use config::VmConfig;
 pub use host::{HistoryItem, HostEnv, HostFault, Rows};
+pub use inspect::CodeFacts;
 
 use std::sync::Arc;
 

@@ -4,3 +4,4 @@ mod divergence;
 mod faults;
 mod harness;
 mod membership;
+mod upgrade;

@@ -24,10 +24,24 @@ impl Contract for Runaway {
             .finish()
     }
 
+    /// Fails, or loops, when the scratch value asks for it, so that tests can
+    /// see a failing `migrate` abort an upgrade.
+    fn migrate(_from_code_hash: &str) -> Result<()> {
+        match get::<serde_json::Value>(&Key::new("scratch")) {
+            Some(v) if v == "fail-migrate" => Err(Error::conflict("scratch says: fail the migration")),
+            Some(v) if v == "spin-migrate" => spin(),
+            _ => {
+                put(&Key::new("migrated"), &true);
+                Ok(())
+            }
+        }
+    }
+
     fn query(method: &str, args: &str) -> Result<String> {
         Router::new(method, args)
             .on("read", |_: serde_json::Value| -> Result<Option<serde_json::Value>> { Ok(get(&Key::new("scratch"))) })
             .on("spin", |_: serde_json::Value| -> Result<()> { spin() })
+            .on("migrated", |_: serde_json::Value| -> Result<bool> { Ok(get(&Key::new("migrated")).unwrap_or(false)) })
             .finish()
     }
 }

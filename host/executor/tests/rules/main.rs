@@ -3,8 +3,10 @@
 
 mod access;
 mod block_rules;
+mod components;
 mod consent;
 mod identity;
+mod lifecycle;
 mod record;
 mod runaway;
 mod support;

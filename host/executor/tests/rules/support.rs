@@ -49,6 +49,7 @@ impl Chain {
             }],
             params: ChainParams::default(),
             contracts: list,
+            policies: Default::default(),
         };
         let opts = ExecutorOptions {
             store: phr_state::StoreOptions { sync_writes: false },

@@ -1,29 +1,9 @@
 //! Contract components are validated before use: anything that is not a
 //! component of our world importing only our interface is refused, with a reason.
 
+use crate::components::*;
 use phr_executor::TxEnv;
 use phr_vm::{CompileError, Vm, VmConfig};
-
-/// A component for `wit` (a package with one world), with a body that does nothing.
-fn component(wit: &str) -> Vec<u8> {
-    let mut resolve = wit_parser::Resolve::default();
-    resolve.push_str("chaincode.wit", include_str!("../../../../wit/chaincode.wit")).unwrap();
-    let pkg = resolve.push_str("test.wit", wit).unwrap();
-    let world = resolve.select_world(&[pkg], None).unwrap();
-    let mut module = wit_component::dummy_module(
-        &resolve,
-        world,
-        wit_parser::ManglingAndAbi::Legacy(wit_parser::LiftLowerAbi::Sync),
-    );
-    wit_component::embed_component_metadata(&mut module, &resolve, world, wit_component::StringEncoding::UTF8).unwrap();
-    wit_component::ComponentEncoder::default().module(&module).unwrap().validate(true).encode().unwrap()
-}
-
-const OUR_EXPORTS: &str = "
-    use phr:chaincode/types@0.1.0.{error};
-    export invoke: func(method: string, args: string) -> result<string, error>;
-    export query: func(method: string, args: string) -> result<string, error>;
-";
 
 fn vm() -> std::sync::Arc<Vm<TxEnv>> {
     Vm::new(VmConfig::default()).unwrap()
@@ -43,11 +23,8 @@ fn the_real_contracts_are_accepted() {
 
 #[test]
 fn a_wasi_import_is_refused_by_name() {
-    let wasi = component(&format!(
-        "package test:wasi;
-         interface environment {{ get-environment: func() -> list<tuple<string, string>>; }}
-         world w {{ import environment; {OUR_EXPORTS} }}"
-    ));
+    let wasi = wasi_importer();
+    assert_eq!(vm().inspect(&wasi).unwrap_err(), CompileError::ForbiddenImport("test:wasi/environment".into()));
     match vm().compile(&wasi) {
         Err(CompileError::ForbiddenImport(name)) => assert_eq!(name, "test:wasi/environment"),
         other => panic!("expected a forbidden import, got {other:?}"),
@@ -56,7 +33,7 @@ fn a_wasi_import_is_refused_by_name() {
 
 #[test]
 fn a_component_of_another_world_is_refused() {
-    let other = component("package test:other; world w { export run: func(); }");
+    let other = other_world();
     let err = vm().compile(&other).unwrap_err();
     assert!(matches!(err, CompileError::WrongWorld(_)), "{err}");
     assert!(err.to_string().contains("invoke"), "the reason names what is missing: {err}");
@@ -88,4 +65,43 @@ fn a_compiled_code_cache_entry_filed_under_another_code_hash_is_ignored() {
     let c = crate::support::Chain::with_cache(&["stmarys"], cache.path().to_path_buf());
     let out = c.query("consent", "list", serde_json::json!({"patient": "ab".repeat(20)}));
     assert_eq!(out["consents"], serde_json::json!([]));
+}
+
+#[test]
+fn components_over_a_compile_cost_limit_are_refused_without_compiling() {
+    let vm = vm();
+    // The same module without the extra function is a contract.
+    assert!(vm.inspect(&contract_with("(func)")).is_ok());
+    for (what, extra) in compile_bombs() {
+        let err = vm.inspect(&contract_with(&extra)).unwrap_err();
+        assert!(matches!(err, CompileError::OverLimit(_)), "{what}: {err}");
+        assert!(err.to_string().contains(what), "{what}: the reason names the limit: {err}");
+        assert_eq!(vm.compile(&contract_with(&extra)).unwrap_err(), err, "compile applies the same check");
+    }
+}
+
+#[test]
+fn inspect_reports_what_it_learnt_and_enforces_the_genesis_size_limit() {
+    let facts = vm().inspect(phr_contracts::CONSENT).unwrap();
+    assert_eq!(facts.code_hash, phr_ledger::sha256(&[phr_contracts::CONSENT]));
+    assert_eq!(facts.size, phr_contracts::CONSENT.len());
+    assert!(facts.has_migrate && facts.modules >= 1 && facts.functions > 10, "{facts:?}");
+    let small = Vm::<TxEnv>::new(VmConfig { max_code_bytes: 1024, ..VmConfig::default() }).unwrap();
+    assert!(matches!(small.inspect(phr_contracts::CONSENT), Err(CompileError::TooLarge { max: 1024, .. })));
+}
+
+#[test]
+fn a_memory_larger_than_the_limit_at_start_is_refused_at_install() {
+    // 1000 pages (64 MiB) initial memory against the 32 MiB default limit.
+    let wit = format!("package test:plain; world w {{ import phr:chaincode/host@0.1.0; {OUR_EXPORTS} }}");
+    let big = component_edited(&wit, |text| {
+        let lines: Vec<String> = text
+            .lines()
+            .map(|l| if l.trim_start().starts_with("(memory") { "(memory 1000)".to_string() } else { l.to_string() })
+            .collect();
+        assert!(lines.iter().any(|l| l == "(memory 1000)"), "the dummy module has a memory");
+        lines.join("\n")
+    });
+    let err = vm().inspect(&big).unwrap_err();
+    assert!(matches!(err, CompileError::OverLimit(ref m) if m.contains("pages")), "{err}");
 }

@@ -93,5 +93,5 @@ pub async fn blocks(
 
 pub async fn contracts(State(node): State<Arc<Node>>) -> Result<Json<Value>, ApiError> {
     let recs = node.exec.contracts().map_err(|e| ApiError::internal(e.to_string()))?;
-    Ok(Json(json!({"contracts": recs, "system": ["identity"]})))
+    Ok(Json(json!({"contracts": recs, "system": ["identity", "lifecycle"]})))
 }

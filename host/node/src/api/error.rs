@@ -73,7 +73,10 @@ pub fn status_for_contract_code(code: &str) -> StatusCode {
     match code {
         "unauthorized" | "denied" => StatusCode::FORBIDDEN,
         "not-found" => StatusCode::NOT_FOUND,
-        "conflict" => StatusCode::CONFLICT,
+        // Lifecycle: the state of approvals or sequences does not allow it yet.
+        "conflict" | "wrong-sequence" | "not-approved" | "migrate-failed" => StatusCode::CONFLICT,
+        // Lifecycle: the component itself is refused.
+        "invalid-code" | "code-rejected" => StatusCode::UNPROCESSABLE_ENTITY,
         _ => StatusCode::BAD_REQUEST,
     }
 }

@@ -23,7 +23,8 @@ pub const OPENAPI: &str = include_str!("../../../../docs/openapi.yaml");
 
 /// Every route of the API.
 pub fn router(node: Arc<Node>) -> Router {
-    let body_limit = 3 * node.exec.genesis().params.max_tx_bytes as usize + 64 * 1024;
+    let params = &node.exec.genesis().params;
+    let body_limit = txs::json_limit(params).max(params.max_any_tx_bytes()) + 64 * 1024;
     Router::new()
         .route("/v1/txs", post(txs::submit))
         .route("/v1/txs/{id}", get(txs::get))

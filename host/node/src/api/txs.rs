@@ -27,10 +27,19 @@ pub struct SubmitParams {
     timeout_ms: Option<u64>,
 }
 
+/// The largest JSON body accepted: a transaction of the ordinary limit, whose
+/// JSON text may be up to about three times its canonical size.
+pub(super) fn json_limit(params: &phr_ledger::ChainParams) -> usize {
+    3 * params.max_tx_bytes as usize + 1024
+}
+
 /// Parse a submitted transaction: canonical bytes (`application/octet-stream`)
 /// or JSON.
 fn parse(node: &Node, headers: &HeaderMap, body: &[u8]) -> Result<SignedTx, ApiError> {
-    let max = node.exec.genesis().params.max_tx_bytes as usize;
+    // Canonical bytes may be as large as the largest kind (an install);
+    // admission then applies the limit of the transaction's own kind.
+    let params = &node.exec.genesis().params;
+    let max = params.max_any_tx_bytes();
     let binary = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -43,11 +52,17 @@ fn parse(node: &Node, headers: &HeaderMap, body: &[u8]) -> Result<SignedTx, ApiE
             other => ApiError::bad_request("malformed", other.to_string()),
         });
     }
-    if body.len() > 3 * max + 1024 {
+    let max_json = json_limit(params);
+    if body.len() > max_json {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "too-large",
-            format!("body is {} bytes; transactions are at most {max} bytes", body.len()),
+            format!(
+                "body is {} bytes; a JSON transaction is at most {max_json} bytes (transactions are at most {} bytes; \
+                 send a contract install as canonical bytes with Content-Type: application/octet-stream)",
+                body.len(),
+                params.max_tx_bytes
+            ),
         ));
     }
     serde_json::from_slice::<SignedTx>(body)

@@ -108,7 +108,7 @@ pub async fn events(node: &str, topic: Option<String>, from_height: Option<u64>)
     Ok(ExitCode::FAILURE)
 }
 
-fn load_key(path: &std::path::Path) -> anyhow::Result<phr_ledger::Keypair> {
+pub(crate) fn load_key(path: &std::path::Path) -> anyhow::Result<phr_ledger::Keypair> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read key file {}", path.display()))?;
     Ok(serde_json::from_str::<KeyFile>(&text)
         .with_context(|| format!("{} is not a key file", path.display()))?

@@ -1,6 +1,7 @@
 //! The `phr` command line.
 
 mod calls;
+mod contract;
 
 use crate::config::NodeConfig;
 use crate::netinit::{self, InitOptions};
@@ -8,7 +9,7 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const DEFAULT_NODE: &str = "http://127.0.0.1:7700";
+pub(crate) const DEFAULT_NODE: &str = "http://127.0.0.1:7700";
 
 #[derive(Parser)]
 #[command(
@@ -88,8 +89,15 @@ enum Command {
         #[arg(long)]
         from_height: Option<u64>,
     },
+    /// The contract lifecycle: install, approve, commit, list, history.
+    Contract {
+        #[command(subcommand)]
+        cmd: contract::ContractCmd,
+    },
     /// Run the demo: a local network, the contracts, and a patient's story told step by step.
     Demo(crate::demo::DemoArgs),
+    /// Keep a steady load of signed transactions on running nodes, reporting each second.
+    Load(crate::load::LoadArgs),
     /// Measure contract calls and committed transactions per second.
     Bench(crate::bench::BenchArgs),
 }
@@ -303,7 +311,9 @@ async fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             calls::print(crate::client::Client::new(&node).block(&height, receipts).await)
         }
         Command::Events { node, topic, from_height } => calls::events(&node, topic, from_height).await,
+        Command::Contract { cmd } => contract::run(cmd).await,
         Command::Demo(a) => crate::demo::run(a).await,
         Command::Bench(a) => crate::bench::run(a).await,
+        Command::Load(a) => crate::load::run(a).await,
     }
 }
