@@ -2,17 +2,21 @@
 # The benchmarks, reported as ratios measured in one run on this machine:
 #  (a) contract calls/s through the VM against the same contract logic compiled natively;
 #  (b) signed transactions/s committed, and submit-to-commit latency, on networks of 1, 3 and 5
-#      nodes, against single-core k256 verifications/s.
-# Options: --txs N (default 20000) for (b). Results also go to $CARGO_TARGET_DIR/bench-results.json.
+#      nodes, against single-core k256 verifications/s;
+#  (c) audit replay of a chain of --replay-txs (default 100000) transactions, against k256
+#      verifications/s on both cores (replay checks signatures on every core).
+# Options: --txs N (default 20000) for (b), --replay-txs N for (c). Results also go to $CARGO_TARGET_DIR/bench-results.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 source scripts/env.sh
 TXS=20000
+REPLAY_TXS=100000
 while [ $# -gt 0 ]; do
   case "$1" in
     --txs) TXS="$2"; shift 2 ;;
-    *) echo "usage: scripts/bench.sh [--txs N]" >&2; exit 2 ;;
+    --replay-txs) REPLAY_TXS="$2"; shift 2 ;;
+    *) echo "usage: scripts/bench.sh [--txs N] [--replay-txs N]" >&2; exit 2 ;;
   esac
 done
 
@@ -27,10 +31,17 @@ for n in 1 3 5; do
   [ "$n" != 5 ] && tput+=","
 done
 tput+="]"
+echo "== (c) audit replay of a chain of $REPLAY_TXS transactions" >&2
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+PHR_LOG=error "$PHR_BIN" bench --nodes 1 --txs "$REPLAY_TXS" --keep "$work/net" --json >/dev/null
+k256_2=$("$PHR_BIN" bench --k256-threads 2)
+replay=$("$PHR_BIN" audit replay --data "$work/net/node0/data" --genesis "$work/net/genesis.json" --json)
 
-python3 - "$calls" "$tput" "$CARGO_TARGET_DIR/bench-results.json" <<'PY'
+python3 - "$calls" "$tput" "$CARGO_TARGET_DIR/bench-results.json" "$replay" "$k256_2" <<'PY'
 import json, re, sys
 calls, runs, out = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
+replay, k256_2 = json.loads(sys.argv[4]), json.loads(sys.argv[5])
 ns = {m.group(1): int(m.group(2).replace(',', '')) for m in re.finditer(r'^test (\S+) \.\.\. bench:\s+([\d,]+) ns/iter', calls, re.M)}
 print("\nPHR Ledger benchmarks (one run, this machine)\n")
 print("(a) contract calls per second")
@@ -49,6 +60,15 @@ for t in runs:
           f"{t['k256_verify_per_s_one_core']:>17,.0f}{t['fraction_of_one_core_verify_rate']:>15.2f}{t['failed']:>8}")
 print("  (reference: Fabric 2.5 with a Raft orderer commits about 2,950 tx/s at 0.33 s average latency"
       " on three bare-metal servers)")
-json.dump({"contract_calls": rows, "throughput": runs}, open(out, "w"), indent=2)
+print("\n(c) audit replay from a data directory (fresh state, every receipt and root compared)")
+ok = "matches" if replay["divergence"] is None else "DIVERGED"
+rate, k = replay["tx_per_s"], k256_2["k256_verify_per_s"]
+print(f"  {replay['txs']:,} transactions in {replay['replay_seconds']:.1f} s: {rate:,.0f} tx/s ({ok}; "
+      f"whole-state comparison adds {replay['seconds'] - replay['replay_seconds']:.1f} s)")
+print(f"  k256 verifications on 2 cores: {k:,.0f}/s   replay ÷ k256 = {rate / k:.2f}")
+json.dump({"contract_calls": rows, "throughput": runs,
+           "replay": {"txs": replay["txs"], "tx_per_s": rate, "seconds": replay["replay_seconds"],
+                      "k256_verify_per_s_two_cores": k, "fraction": rate / k, "matched": replay["divergence"] is None}},
+          open(out, "w"), indent=2)
 print(f"\nresults: {out}")
 PY

@@ -1,6 +1,7 @@
 //! End-to-end tests: real `phr` processes on loopback, driven over HTTP and
 //! through the command line.
 
+mod audit;
 mod bad_input;
 mod cli;
 mod cluster;

@@ -69,6 +69,18 @@ impl From<ExecError> for Rejection {
 }
 
 impl Executor {
+    /// Verify the signatures of transactions about to be applied (in
+    /// parallel), so that applying their block does not check them again. A
+    /// replay calls it on blocks ahead of the one it applies.
+    pub fn preverify(&self, txs: &[SignedTx]) {
+        use rayon::prelude::*;
+        txs.par_iter().for_each(|tx| {
+            if tx.verify_signature().is_ok() {
+                self.sigs.insert(tx.id());
+            }
+        });
+    }
+
     /// Check a transaction against the chain's rules and the committed state.
     /// On success its signature is remembered as verified, so that applying its
     /// block does not check it again.

@@ -39,7 +39,7 @@ fn receipt(id: TxId, tx: &SignedTx, status: TxStatus) -> Receipt {
     }
 }
 
-fn invalid(id: TxId, tx: &SignedTx, reason: impl Into<String>) -> Receipt {
+pub(crate) fn invalid(id: TxId, tx: &SignedTx, reason: impl Into<String>) -> Receipt {
     receipt(id, tx, TxStatus::Invalid { reason: reason.into() })
 }
 
@@ -174,7 +174,7 @@ impl Executor {
     }
 
     /// Execute one valid transaction, returning its receipt and the environment.
-    fn execute(
+    pub(crate) fn execute(
         &self,
         mut env: TxEnv,
         tx: &SignedTx,

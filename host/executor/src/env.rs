@@ -22,6 +22,10 @@ pub enum ReadMode {
     Latest,
     /// The state as of a point (queries, audit): unaffected by later commits.
     At(Point),
+    /// What transaction `tx_index` of block `height` saw when its block was
+    /// applied (audit): values as of the transaction before it, key history as
+    /// of the block before.
+    BeforeTx { height: u64, tx_index: u32 },
 }
 
 /// A write of the block so far, with the version (height, tx index) that made it.
@@ -47,6 +51,10 @@ pub struct TxEnv {
     /// successful transactions.
     tx_code: Vec<(Hash32, Vec<u8>)>,
     block_code: Vec<(Hash32, Vec<u8>)>,
+    /// Code hashes of committed contract records, by name: the committed store
+    /// does not change while an environment lives, and every transaction
+    /// resolves its contract.
+    committed_code: BTreeMap<String, Option<(Hash32, Version)>>,
 }
 
 /// What a block's successful transactions changed.
@@ -72,6 +80,14 @@ impl TxEnv {
         Self::new(db, code, ReadMode::At(at), at.height)
     }
 
+    /// An environment seeing exactly what transaction `tx_index` of block
+    /// `height` saw when it ran, to run it again.
+    pub fn before_tx(db: Arc<StateDb>, code: Arc<CodeCache>, height: u64, tx_index: u32) -> Self {
+        let mut env = Self::new(db, code, ReadMode::BeforeTx { height, tx_index }, height);
+        env.tx_index = tx_index;
+        env
+    }
+
     fn new(db: Arc<StateDb>, code: Arc<CodeCache>, mode: ReadMode, height: u64) -> Self {
         TxEnv {
             db,
@@ -85,6 +101,7 @@ impl TxEnv {
             block_writes: Vec::new(),
             tx_code: Vec::new(),
             block_code: Vec::new(),
+            committed_code: BTreeMap::new(),
         }
     }
 
@@ -178,10 +195,39 @@ impl TxEnv {
         }
     }
 
+    /// The code hash serving `name` here, as [`TxEnv::contract_record`] would
+    /// give it (the read is recorded), cached for committed records.
+    fn contract_code(&mut self, name: &str) -> Result<Option<Hash32>, HostFault> {
+        let slot = (SYSTEM_NS.to_string(), contract_key(name));
+        if self.tx.contains_key(&slot) || self.block.contains_key(&slot) {
+            return Ok(self.contract_record(name)?.map(|r| r.code_hash));
+        }
+        let cached = match self.committed_code.get(name) {
+            Some(c) => *c,
+            None => {
+                let c = match self.committed_get(SYSTEM_NS, &slot.1)? {
+                    None => None,
+                    Some(v) => {
+                        let rec: ContractRecord = serde_json::from_slice(&v.value)
+                            .map_err(|e| HostFault(format!("corrupt contract record of {name}: {e}")))?;
+                        Some((rec.code_hash, v.version))
+                    }
+                };
+                self.committed_code.insert(name.to_string(), c);
+                c
+            }
+        };
+        self.reads.entry(slot).or_insert(cached.map(|(_, v)| v));
+        Ok(cached.map(|(h, _)| h))
+    }
+
     fn committed_get(&self, ns: &str, key: &[u8]) -> Result<Option<phr_state::Versioned>, HostFault> {
         match self.mode {
             ReadMode::Latest => self.db.get(ns, key).map_err(fault),
             ReadMode::At(p) => self.db.get_at(ns, key, p).map_err(fault),
+            ReadMode::BeforeTx { height, tx_index } => {
+                self.db.get_at(ns, key, Point::before(height, tx_index)).map_err(fault)
+            }
         }
     }
 
@@ -195,6 +241,9 @@ impl TxEnv {
         match self.mode {
             ReadMode::Latest => self.db.scan(ns, start, end, limit).map_err(fault),
             ReadMode::At(p) => self.db.scan_at(ns, start, end, limit, p).map_err(fault),
+            ReadMode::BeforeTx { height, tx_index } => {
+                self.db.scan_at(ns, start, end, limit, Point::before(height, tx_index)).map_err(fault)
+            }
         }
     }
 
@@ -278,21 +327,23 @@ impl HostEnv for TxEnv {
     }
 
     fn history(&mut self, ns: &str, key: &[u8], limit: u32) -> Result<Vec<HistoryItem>, HostFault> {
+        // History is of committed blocks: during block execution, those before it.
         let at = match self.mode {
             ReadMode::Latest => Point::end_of(u64::MAX),
             ReadMode::At(p) => p,
+            ReadMode::BeforeTx { height, .. } => Point::end_of(height.saturating_sub(1)),
         };
         let rows = self.db.history(ns, key, limit as usize, at).map_err(fault)?;
         Ok(rows.into_iter().map(|h| HistoryItem { height: h.height, tx_index: h.tx_index, value: h.value }).collect())
     }
 
     fn resolve(&mut self, name: &str) -> Result<Option<Arc<CompiledContract<Self>>>, HostFault> {
-        let Some(rec) = self.contract_record(name)? else { return Ok(None) };
+        let Some(hash) = self.contract_code(name)? else { return Ok(None) };
         let code = self.code.clone();
-        match code.get(&rec.code_hash, || self.code_bytes(&rec.code_hash))? {
+        match code.get(&hash, || self.code_bytes(&hash))? {
             Some(Ok(c)) => Ok(Some(c)),
-            Some(Err(e)) => Err(HostFault(format!("committed code {} of {name} does not compile: {e}", rec.code_hash))),
-            None => Err(HostFault(format!("code {} of contract {name} is missing from the store", rec.code_hash))),
+            Some(Err(e)) => Err(HostFault(format!("committed code {hash} of {name} does not compile: {e}"))),
+            None => Err(HostFault(format!("code {hash} of contract {name} is missing from the store"))),
         }
     }
 }

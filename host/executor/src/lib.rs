@@ -21,6 +21,7 @@ mod admit;
 mod apply;
 pub mod code;
 mod env;
+pub mod explain;
 mod genesis;
 pub mod identity;
 pub mod lifecycle;
@@ -29,6 +30,7 @@ mod query;
 pub mod roots;
 mod sigcache;
 pub mod system;
+pub mod verify;
 
 pub use admit::Rejection;
 pub use apply::AppliedBlock;
@@ -62,6 +64,11 @@ pub enum ExecError {
     Divergence { height: u64, what: &'static str, ours: Hash32, theirs: Hash32 },
     #[error("corrupt store: {0}")]
     Corrupt(String),
+    #[error(
+        "the store was altered: {0}. This node refuses to serve it: restore the data directory from a backup, \
+         or delete it and let the node catch up from the others (`phr audit replay --config` names what differs)."
+    )]
+    Tampered(String),
 }
 
 /// Local settings of the executor.
@@ -72,11 +79,23 @@ pub struct ExecutorOptions {
     pub compile_cache: Option<PathBuf>,
     /// Instances the VM pool holds (block execution plus concurrent queries).
     pub max_instances: u32,
+    /// Check the whole store against its own hashes when it is opened
+    /// ([`verify::verify_store`]); a store that fails does not open.
+    pub verify_store: bool,
+    /// Open an existing store read-only (to explain or query a store a node
+    /// holds open). Applying a block then fails.
+    pub read_only: bool,
 }
 
 impl Default for ExecutorOptions {
     fn default() -> Self {
-        ExecutorOptions { store: StoreOptions::default(), compile_cache: None, max_instances: 128 }
+        ExecutorOptions {
+            store: StoreOptions::default(),
+            compile_cache: None,
+            max_instances: 128,
+            verify_store: true,
+            read_only: false,
+        }
     }
 }
 
@@ -113,7 +132,11 @@ impl Executor {
         opts: ExecutorOptions,
     ) -> Result<Arc<Self>, ExecError> {
         genesis.validate().map_err(|e| ExecError::Genesis(e.to_string()))?;
-        let db = Arc::new(StateDb::open(data_dir, opts.store.clone())?);
+        let db = Arc::new(if opts.read_only {
+            StateDb::open_read_only(data_dir)?
+        } else {
+            StateDb::open(data_dir, opts.store.clone())?
+        });
         let vm = Vm::new(VmConfig {
             memory_limit_bytes: genesis.params.memory_limit_bytes as usize,
             max_instances: opts.max_instances,
@@ -127,6 +150,18 @@ impl Executor {
         };
         if applied.genesis_hash != genesis.hash() {
             return Err(ExecError::WrongChain { stored: applied.genesis_hash, configured: genesis.hash() });
+        }
+        if opts.verify_store {
+            let started = std::time::Instant::now();
+            let c = verify::verify_store(&db)?;
+            tracing::info!(
+                blocks = c.blocks,
+                txs = c.txs,
+                keys = c.keys,
+                versions = c.versions,
+                ms = started.elapsed().as_millis() as u64,
+                "verified the store against its hashes"
+            );
         }
         genesis::load_contracts(&db, &code, applied.height)?;
         let tip = Tip {
@@ -168,6 +203,8 @@ impl Executor {
         if applied.genesis_hash != self.genesis.hash() {
             return Err(ExecError::WrongChain { stored: applied.genesis_hash, configured: self.genesis.hash() });
         }
+        // A snapshot comes from a peer: check it like a store read from disk.
+        verify::verify_store(&self.db)?;
         genesis::load_contracts(&self.db, &self.code, applied.height)?;
         *self.tip.write() = Tip {
             height: applied.height,

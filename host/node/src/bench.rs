@@ -30,27 +30,41 @@ pub struct BenchArgs {
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
+    /// Keep the network in DIR afterwards (must not exist), for example to
+    /// measure `phr audit replay` on the chain.
+    #[arg(long)]
+    keep: Option<std::path::PathBuf>,
+    /// Only measure k256 signature verifications per second on this many
+    /// threads (the reference for replay, whose signature checks use every core).
+    #[arg(long)]
+    k256_threads: Option<usize>,
 }
 
 /// Verifications per second of one k256 signature on one core, over `time`.
 pub fn k256_verify_rate(time: Duration) -> f64 {
+    k256_verify_rate_on(1, time)
+}
+
+/// Verifications per second on `threads` threads together, over `time`.
+pub fn k256_verify_rate_on(threads: usize, time: Duration) -> f64 {
+    let handles: Vec<_> = (0..threads.max(1)).map(|_| std::thread::spawn(move || one_core_rate(time))).collect();
+    handles.into_iter().map(|h| h.join().expect("verification thread")).sum()
+}
+
+fn one_core_rate(time: Duration) -> f64 {
     let key = Keypair::generate();
     let msg = b"phr benchmark message of typical transaction length, about one hundred bytes long..........";
     let sig = key.sign(msg);
     let pk = key.public_key();
-    std::thread::spawn(move || {
-        let start = Instant::now();
-        let mut n = 0u64;
-        while start.elapsed() < time {
-            for _ in 0..100 {
-                pk.verify(msg, &sig).expect("valid signature");
-            }
-            n += 100;
+    let start = Instant::now();
+    let mut n = 0u64;
+    while start.elapsed() < time {
+        for _ in 0..100 {
+            pk.verify(msg, &sig).expect("valid signature");
         }
-        n as f64 / start.elapsed().as_secs_f64()
-    })
-    .join()
-    .expect("verification thread")
+        n += 100;
+    }
+    n as f64 / start.elapsed().as_secs_f64()
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -75,12 +89,21 @@ fn bar(len: usize, what: &str, quiet: bool) -> ProgressBar {
 }
 
 pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
+    if let Some(threads) = a.k256_threads {
+        let rate = tokio::task::spawn_blocking(move || k256_verify_rate_on(threads, Duration::from_secs(3))).await?;
+        println!("{}", json!({"k256_verify_per_s": rate, "threads": threads}));
+        return Ok(ExitCode::SUCCESS);
+    }
     if a.nodes == 0 || a.txs == 0 || a.signers == 0 || a.concurrency == 0 {
         bail!("--nodes, --txs, --signers and --concurrency must be positive");
     }
     let tmp = tempfile::tempdir()?;
-    let (net, nodes) =
-        netinit::start_local_cluster(&tmp.path().join("network"), a.nodes, &["bench"], "phr-bench").await?;
+    let dir = match &a.keep {
+        Some(d) if d.exists() => bail!("{} exists already", d.display()),
+        Some(d) => d.clone(),
+        None => tmp.path().join("network"),
+    };
+    let (net, nodes) = netinit::start_local_cluster(&dir, a.nodes, &["bench"], "phr-bench").await?;
     let clients: Vec<Client> = nodes.iter().map(|n| Client::new(&n.url())).collect();
     let client = clients[0].clone();
     let admin = net.admin_key("bench")?;

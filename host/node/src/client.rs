@@ -95,6 +95,30 @@ impl Client {
         Self::read(self.http.get(format!("{}{path}", self.base)).send().await).await.map(|(_, v)| v)
     }
 
+    /// `GET path` as bytes (`Ok(None)` for 404), for the binary routes.
+    pub async fn get_bytes(&self, path: &str) -> Result<Option<Vec<u8>>, ClientError> {
+        let resp = self.http.get(format!("{}{path}", self.base)).timeout(Duration::from_secs(120)).send().await;
+        let unreachable = |e: reqwest::Error| ClientError {
+            status: None,
+            code: "unreachable".into(),
+            message: format!("cannot reach the node: {e}"),
+            receipt: None,
+        };
+        let resp = resp.map_err(unreachable)?;
+        if resp.status().as_u16() == 404 {
+            return Ok(None);
+        }
+        if !resp.status().is_success() {
+            return Self::read(Ok(resp)).await.map(|_| None);
+        }
+        Ok(Some(resp.bytes().await.map_err(unreachable)?.to_vec()))
+    }
+
+    /// `GET path` as JSON.
+    pub async fn get_json(&self, path: &str) -> Result<Value, ClientError> {
+        self.get(path).await
+    }
+
     /// `GET /v1/status`.
     pub async fn status(&self) -> Result<Value, ClientError> {
         self.get("/v1/status").await

@@ -38,6 +38,11 @@ pub struct NodeConfig {
     /// `false` only trades that replay for speed.
     #[serde(default = "yes")]
     pub sync_writes: bool,
+    /// At start, check the whole store against its own hashes (blocks,
+    /// receipts, state roots, key versions) and refuse to start if it was
+    /// altered. Takes about a second per 100 000 transactions.
+    #[serde(default = "yes")]
+    pub verify_store: bool,
     /// Cache of compiled contract code (default: `<data_dir>/compiled`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compile_cache: Option<PathBuf>,

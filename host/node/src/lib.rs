@@ -17,6 +17,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod demo;
+pub mod http_source;
 pub mod load;
 pub mod metrics;
 pub mod netinit;

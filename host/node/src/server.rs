@@ -118,9 +118,11 @@ pub async fn start(cfg: NodeConfig) -> anyhow::Result<RunningNode> {
     let me = me(&cfg, &genesis, &key)?;
     let genesis_dir = cfg.genesis.parent().map(|p| p.to_path_buf()).unwrap_or_default();
     let opts = ExecutorOptions {
-        store: StoreOptions { sync_writes: cfg.sync_writes },
+        store: StoreOptions { sync_writes: cfg.sync_writes, ..Default::default() },
         compile_cache: cfg.compile_cache.clone(),
         max_instances: 128,
+        verify_store: cfg.verify_store,
+        read_only: false,
     };
     let data_dir = cfg.data_dir.clone();
     let g2 = genesis.clone();

@@ -74,7 +74,8 @@ impl StateDb {
         }
         b.put_cf(self.cf(CF_META), APPLIED, borsh::to_vec(&c.meta).expect("borsh to Vec"));
         let mut wo = WriteOptions::default();
-        wo.set_sync(self.opts.sync_writes);
+        wo.set_sync(self.opts.sync_writes && self.opts.write_ahead_log);
+        wo.disable_wal(!self.opts.write_ahead_log);
         self.db.write_opt(b, &wo)?;
         Ok(())
     }

@@ -21,11 +21,13 @@ mod meta;
 mod raft;
 mod read;
 mod snapshot;
+mod walk;
 
 pub use commit::{BlockCommit, StateWrite};
 pub use meta::AppliedMeta;
 pub use read::{HistoryEntry, Versioned};
 pub use snapshot::SnapshotInfo;
+pub use walk::{first_difference, StateEntry, VersionEntry};
 
 use rocksdb::{BlockBasedOptions, ColumnFamilyDescriptor, Options, DB};
 use std::path::Path;
@@ -73,11 +75,14 @@ impl Point {
 pub struct StoreOptions {
     /// fsync every block commit (durable across power loss, not just process death).
     pub sync_writes: bool,
+    /// Write block commits through RocksDB's write-ahead log. Only a scratch
+    /// store that may be thrown away after a crash (an audit replay) turns it off.
+    pub write_ahead_log: bool,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        StoreOptions { sync_writes: true }
+        StoreOptions { sync_writes: true, write_ahead_log: true }
     }
 }
 
@@ -92,7 +97,7 @@ pub(crate) const CF_RAFT_LOG: &str = "raft_log";
 pub(crate) const CF_RAFT_META: &str = "raft_meta";
 /// The column families that hold the chain (what a snapshot carries).
 pub(crate) const CHAIN_CFS: [&str; 7] = [CF_STATE, CF_VERSIONS, CF_BLOCKS, CF_RECEIPTS, CF_TXINDEX, CF_CODE, CF_META];
-const CFS: [&str; 9] =
+pub(crate) const CFS: [&str; 9] =
     [CF_STATE, CF_VERSIONS, CF_BLOCKS, CF_RECEIPTS, CF_TXINDEX, CF_CODE, CF_META, CF_RAFT_LOG, CF_RAFT_META];
 
 /// The RocksDB store of one node. Reads may run concurrently with each other and

@@ -115,7 +115,7 @@ mod tests {
     #[test]
     fn append_read_truncate_purge() {
         let dir = tempfile::tempdir().unwrap();
-        let db = StateDb::open(dir.path(), StoreOptions { sync_writes: false }).unwrap();
+        let db = StateDb::open(dir.path(), StoreOptions { sync_writes: false, ..Default::default() }).unwrap();
         assert!(db.raft_last_entry().unwrap().is_none());
         db.raft_append(&(1..=10).map(|i| (i, vec![i as u8])).collect::<Vec<_>>()).unwrap();
         assert_eq!(db.raft_entries(3, 6).unwrap().iter().map(|e| e.0).collect::<Vec<_>>(), [3, 4, 5]);
@@ -126,7 +126,7 @@ mod tests {
         assert_eq!(db.raft_meta("purged").unwrap().unwrap(), b"x");
         db.set_raft_meta("vote", b"v").unwrap();
         drop(db);
-        let db = StateDb::open(dir.path(), StoreOptions { sync_writes: false }).unwrap();
+        let db = StateDb::open(dir.path(), StoreOptions { sync_writes: false, ..Default::default() }).unwrap();
         assert_eq!(db.raft_meta("vote").unwrap().unwrap(), b"v");
         assert_eq!(db.raft_last_entry().unwrap().unwrap(), (7, vec![7]));
     }

@@ -173,7 +173,7 @@ mod tests {
     #[test]
     fn a_snapshot_recreates_the_chain_and_a_damaged_one_is_refused() {
         let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-        let opts = StoreOptions { sync_writes: false };
+        let opts = StoreOptions { sync_writes: false, ..Default::default() };
         let a = StateDb::open(d1.path(), opts.clone()).unwrap();
         for h in 0..5 {
             commit(&a, h, b"value");

@@ -42,7 +42,7 @@ fn w(ns: &str, key: &[u8], value: Option<&[u8]>, tx_index: u32) -> StateWrite {
 }
 
 fn open(dir: &std::path::Path) -> StateDb {
-    StateDb::open(dir, StoreOptions { sync_writes: false }).unwrap()
+    StateDb::open(dir, StoreOptions { sync_writes: false, ..Default::default() }).unwrap()
 }
 
 #[test]

@@ -107,8 +107,10 @@ fn a_reopened_store_resumes_at_its_last_block_with_the_same_state() {
     let data = c.dir.path().join("data");
     let dir = c.dir.path().to_path_buf();
     drop(c.exec);
-    let opts =
-        phr_executor::ExecutorOptions { store: phr_state::StoreOptions { sync_writes: false }, ..Default::default() };
+    let opts = phr_executor::ExecutorOptions {
+        store: phr_state::StoreOptions { sync_writes: false, ..Default::default() },
+        ..Default::default()
+    };
     let exec = phr_executor::Executor::open(&data, genesis.clone(), &dir, opts.clone()).unwrap();
     assert_eq!(exec.tip(), tip);
     let out = exec.query("consent", "list", &json!({"patient": id(&p)}).to_string()).unwrap();

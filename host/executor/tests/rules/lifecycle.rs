@@ -108,8 +108,10 @@ fn an_approved_upgrade_serves_from_the_next_transaction_with_the_state_kept() {
     let genesis = c.exec.genesis().clone();
     let (data, dir) = (c.dir.path().join("data"), c.dir.path().to_path_buf());
     drop(c.exec);
-    let opts =
-        phr_executor::ExecutorOptions { store: phr_state::StoreOptions { sync_writes: false }, ..Default::default() };
+    let opts = phr_executor::ExecutorOptions {
+        store: phr_state::StoreOptions { sync_writes: false, ..Default::default() },
+        ..Default::default()
+    };
     let exec = phr_executor::Executor::open(&data, genesis, &dir, opts).unwrap();
     let out = exec.query("consent", "rules", "{}").unwrap();
     assert!(matches!(out.result, phr_vm::CallResult::Ok(ref s) if s.contains("\"rules\":2")), "{:?}", out.result);

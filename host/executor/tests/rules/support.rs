@@ -52,7 +52,7 @@ impl Chain {
             policies: Default::default(),
         };
         let opts = ExecutorOptions {
-            store: phr_state::StoreOptions { sync_writes: false },
+            store: phr_state::StoreOptions { sync_writes: false, ..Default::default() },
             compile_cache: Some(cache),
             ..Default::default()
         };

@@ -1,6 +1,7 @@
 //! The node's HTTP JSON API. See `docs/api.md` and `docs/openapi.yaml`.
 
 pub mod admin;
+mod audit;
 mod chain;
 mod error;
 mod events;
@@ -34,6 +35,10 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/v1/blocks/{height}", get(chain::block))
         .route("/v1/contracts", get(chain::contracts))
         .route("/v1/admin/nodes", post(admin::nodes))
+        .route("/v1/genesis", get(audit::genesis))
+        .route("/v1/code/{hash}", get(audit::code))
+        .route("/v1/raw/blocks", get(audit::raw_blocks))
+        .route("/v1/audit/explain/{id}", get(audit::explain))
         .route("/v1/events", get(events::events))
         .route("/v1/openapi.yaml", get(|| async { ([(header::CONTENT_TYPE, "application/yaml")], OPENAPI) }))
         .route("/metrics", get(metrics))

@@ -1,5 +1,6 @@
 //! The `phr` command line.
 
+mod audit;
 mod calls;
 mod contract;
 
@@ -93,6 +94,12 @@ enum Command {
     Contract {
         #[command(subcommand)]
         cmd: contract::ContractCmd,
+    },
+    /// Audit: replay the chain against what was committed, explain a transaction,
+    /// a patient's accounting of disclosures.
+    Audit {
+        #[command(subcommand)]
+        cmd: audit::AuditCmd,
     },
     /// Run the demo: a local network, the contracts, and a patient's story told step by step.
     Demo(crate::demo::DemoArgs),
@@ -312,6 +319,7 @@ async fn run(cmd: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Events { node, topic, from_height } => calls::events(&node, topic, from_height).await,
         Command::Contract { cmd } => contract::run(cmd).await,
+        Command::Audit { cmd } => audit::run(cmd).await,
         Command::Demo(a) => crate::demo::run(a).await,
         Command::Bench(a) => crate::bench::run(a).await,
         Command::Load(a) => crate::load::run(a).await,
