@@ -40,7 +40,7 @@ pub struct NodeConfig {
     pub sync_writes: bool,
     /// At start, check the whole store against its own hashes (blocks,
     /// receipts, state roots, key versions) and refuse to start if it was
-    /// altered. Takes about a second per 100 000 transactions.
+    /// altered. Takes about 2.6 s per 100 000 transactions on a 2-core machine.
     #[serde(default = "yes")]
     pub verify_store: bool,
     /// Cache of compiled contract code (default: `<data_dir>/compiled`).
