@@ -35,10 +35,32 @@ fn every_command_has_help() {
         vec!["events", "--help"],
         vec!["demo", "--help"],
         vec!["bench", "--help"],
+        vec!["load", "--help"],
+        vec!["network", "add-node", "--help"],
+        vec!["node", "add", "--help"],
+        vec!["node", "promote", "--help"],
+        vec!["node", "remove", "--help"],
+        vec!["contract", "install", "--help"],
+        vec!["contract", "approve", "--help"],
+        vec!["contract", "commit", "--help"],
+        vec!["contract", "list", "--help"],
+        vec!["contract", "history", "--help"],
+        vec!["contract", "builtin", "--help"],
+        vec!["audit", "replay", "--help"],
+        vec!["audit", "explain", "--help"],
+        vec!["audit", "disclosures", "--help"],
+        vec!["audit", "snapshot", "--help"],
     ] {
         let out = ok(&cmd);
         assert!(out.contains("Usage:"), "{cmd:?}: {out}");
     }
+    // Bad usage is refused with a reason, not a panic.
+    let e = fails(&["audit", "replay", "--data", "/nonexistent"]);
+    assert!(e.contains("--genesis"), "{e}");
+    let e = fails(&["contract", "approve", "--key", "k", "--name", "consent"]);
+    assert!(e.contains("--code-hash") || e.contains("--file"), "{e}");
+    let e = fails(&["audit", "replay", "--data", "/nonexistent", "--genesis", "/nonexistent/genesis.json"]);
+    assert!(e.contains("cannot read the genesis"), "{e}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
