@@ -15,6 +15,7 @@ async fn the_demo_tells_the_whole_story_and_exits_zero() {
         "[BREAK-GLASS]",
         "review: justified",
         "record.disposed",
+        "every receipt, every root and every key matches",
         "Demo complete.",
     ] {
         assert!(out.contains(expected), "demo output lacks {expected:?}:\n{out}");
