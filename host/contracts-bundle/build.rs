@@ -21,8 +21,11 @@ fn main() {
     let target_root = out_dir.ancestors().nth(4).expect("OUT_DIR has the usual depth").to_path_buf();
     let wasm_target = target_root.join("wasm-contracts");
 
-    println!("cargo:rerun-if-changed={}", contracts.display());
-    println!("cargo:rerun-if-changed={}", root.join("wit").display());
+    // Relative to this package, so that the check follows the checkout being
+    // built: the build directory is shared by every clone (CI, scripts), and an
+    // absolute path would keep pointing at whichever clone ran the script last.
+    println!("cargo:rerun-if-changed=../../contracts");
+    println!("cargo:rerun-if-changed=../../wit");
 
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let cargo_home = std::env::var("CARGO_HOME")
