@@ -30,7 +30,10 @@
 //! phr_sdk::export_contract!(Hello);
 //! ```
 //!
-//! On `wasm32` the SDK talks to the node through the `phr:chaincode/host` imports.
+//! On `wasm32` the SDK talks to the node through the `phr:chaincode/host` imports,
+//! and allocates from a 4 MiB bump arena in the module's initial memory (every
+//! call runs in a fresh instance, so nothing needs freeing; a call that needs
+//! more grows linear memory as usual, up to the node's limit).
 //! On other targets it runs against [`native`], an in-memory host used to measure
 //! the same logic compiled natively.
 
@@ -48,6 +51,9 @@ pub mod native;
 #[cfg(target_arch = "wasm32")]
 #[doc(hidden)]
 pub mod bindings;
+
+#[cfg(target_arch = "wasm32")]
+mod arena;
 
 pub use caller::{caller, Caller, CallerKind};
 pub use env::{block_height, call, emit, log_info, now_ms, tx_id};
