@@ -115,10 +115,6 @@ fn header_differences(stored: &BlockHeader, computed: &BlockHeader) -> Vec<Strin
     d
 }
 
-fn show_key(ns: &str, key: &[u8]) -> String {
-    format!("{ns}/{}", phr_ledger::display_key(key))
-}
-
 fn digest(v: &Option<Vec<u8>>) -> String {
     v.as_ref().map_or("deleted".into(), |v| format!("SHA-256 {}", phr_ledger::sha256(&[v])))
 }
@@ -150,7 +146,7 @@ fn compare_state(stored: &StateDb, replayed: &StateDb) -> Result<Option<Divergen
             tx_index: Some(any.tx_index),
             tx_id: at(any.height, any.tx_index)?,
             what: "state".into(),
-            key: Some(show_key(&any.namespace, &any.key)),
+            key: Some(phr_ledger::display_slot(&any.namespace, &any.key)),
             detail,
         }));
     }
@@ -166,7 +162,7 @@ fn compare_state(stored: &StateDb, replayed: &StateDb) -> Result<Option<Divergen
             tx_index: Some(any.version.1),
             tx_id: at(any.version.0, any.version.1)?,
             what: "state".into(),
-            key: Some(show_key(&any.namespace, &any.key)),
+            key: Some(phr_ledger::display_slot(&any.namespace, &any.key)),
             detail: vec![format!("latest value: stored {}, replay computed {}", show(&s), show(&r))],
         }));
     }

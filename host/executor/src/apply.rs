@@ -211,7 +211,8 @@ impl Executor {
                 roles: Vec::new(),
             });
             let ctx = CallContext::invoke(contract, caller, id.to_hex(), height, time_ms);
-            let (out, e) = self.vm.call(&compiled, Entry::Invoke, &tx.body.method, &tx.body.args, ctx, env, fuel)?;
+            let (out, e) =
+                self.code.vm().call(&compiled, Entry::Invoke, &tx.body.method, &tx.body.args, ctx, env, fuel)?;
             env = e;
             (out.result, out.fuel_used, out.events, compiled.code_hash)
         } else {

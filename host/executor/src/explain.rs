@@ -64,10 +64,6 @@ pub struct Explanation {
     pub differences: Vec<String>,
 }
 
-fn text(key: &[u8]) -> Option<String> {
-    phr_ledger::key_text(key)
-}
-
 fn json_or_string(s: &str) -> Value {
     if s.is_empty() {
         return Value::Null;
@@ -136,7 +132,7 @@ pub fn receipt_differences(stored: &Receipt, computed: &Receipt) -> Vec<String> 
         format!("{} events", stored.events.len()),
         format!("{} events", computed.events.len()),
     );
-    let key = |ns: &str, k: &[u8]| format!("{ns}/{}", phr_ledger::display_key(k));
+    let key = phr_ledger::display_slot;
     if stored.reads != computed.reads {
         let first = stored.reads.iter().zip(&computed.reads).find(|(a, b)| a != b);
         let detail = match first {
@@ -226,7 +222,7 @@ impl Executor {
                 Ok(ReadView {
                     namespace: r.namespace.clone(),
                     key: hex::encode(&r.key),
-                    key_text: text(&r.key),
+                    key_text: phr_ledger::key_text(&r.key),
                     version: r.version,
                     value_sha256: value.map(|v| phr_ledger::sha256(&[&v]).to_hex()),
                 })
@@ -238,7 +234,7 @@ impl Executor {
             .map(|w| WriteView {
                 namespace: w.namespace.clone(),
                 key: hex::encode(&w.key),
-                key_text: text(&w.key),
+                key_text: phr_ledger::key_text(&w.key),
                 value_sha256: w.value.as_ref().map(|v| phr_ledger::sha256(&[v]).to_hex()),
             })
             .collect();

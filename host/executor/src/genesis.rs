@@ -148,7 +148,7 @@ pub(crate) fn stored_code(db: &StateDb, hash: &Hash32) -> Result<Option<Vec<u8>>
 
 /// Compile the code serving each contract now (so that the first block does
 /// not wait for it), and in the background the code that approvals name.
-pub(crate) fn load_contracts(db: &StateDb, cache: &CodeCache, height: u64) -> Result<(), ExecError> {
+pub(crate) fn load_contracts(db: &StateDb, cache: &CodeCache) -> Result<(), ExecError> {
     for rec in contract_records(db)? {
         let compiled = cache
             .get(&rec.code_hash, || stored_code(db, &rec.code_hash))?
@@ -165,6 +165,5 @@ pub(crate) fn load_contracts(db: &StateDb, cache: &CodeCache, height: u64) -> Re
             }
         }
     }
-    tracing::debug!(height, "contract code loaded");
     Ok(())
 }

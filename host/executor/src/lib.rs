@@ -114,7 +114,6 @@ pub struct Tip {
 /// applications are serialized.
 pub struct Executor {
     db: Arc<StateDb>,
-    vm: Arc<Vm<TxEnv>>,
     genesis: Genesis,
     code: Arc<CodeCache>,
     sigs: sigcache::SigCache,
@@ -163,7 +162,7 @@ impl Executor {
                 "verified the store against its hashes"
             );
         }
-        genesis::load_contracts(&db, &code, applied.height)?;
+        genesis::load_contracts(&db, &code)?;
         let tip = Tip {
             height: applied.height,
             block_hash: applied.block_hash,
@@ -173,7 +172,6 @@ impl Executor {
         };
         Ok(Arc::new(Executor {
             db,
-            vm,
             genesis,
             code,
             sigs: sigcache::SigCache::new(200_000),
@@ -205,7 +203,7 @@ impl Executor {
         }
         // A snapshot comes from a peer: check it like a store read from disk.
         verify::verify_store(&self.db)?;
-        genesis::load_contracts(&self.db, &self.code, applied.height)?;
+        genesis::load_contracts(&self.db, &self.code)?;
         *self.tip.write() = Tip {
             height: applied.height,
             block_hash: applied.block_hash,

@@ -43,7 +43,8 @@ impl Executor {
             env.resolve(contract).map_err(fault)?.ok_or_else(|| QueryError::UnknownContract(contract.to_string()))?;
         let ctx = CallContext::query(contract, tip.height, tip.time_ms);
         let (out, _) = self
-            .vm
+            .code
+            .vm()
             .call(&compiled, Entry::Query, method, args, ctx, env, self.genesis.params.fuel_per_tx)
             .map_err(|e| QueryError::Fault(e.to_string()))?;
         Ok(QueryOutput { result: out.result, fuel_used: out.fuel_used, height: tip.height })

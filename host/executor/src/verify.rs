@@ -18,7 +18,7 @@
 //! hashes passes, and is caught by the divergence alarm or by an audit replay.
 
 use crate::{roots, ExecError};
-use phr_ledger::{merkle_root, Hash32};
+use phr_ledger::{display_slot, merkle_root, Hash32};
 use phr_state::{StateDb, StateEntry, StateWrite, VersionEntry};
 use sha2::{Digest, Sha256};
 use std::iter::Peekable;
@@ -75,10 +75,6 @@ fn order(ns: &str, key: &[u8]) -> (usize, String, Vec<u8>) {
     (ns.len(), ns.to_string(), key.to_vec())
 }
 
-fn show(ns: &str, key: &[u8]) -> String {
-    format!("{ns}/{}", phr_ledger::display_key(key))
-}
-
 /// The latest version of one key against the `state` column family.
 fn check_latest(
     latest: &VersionEntry,
@@ -90,7 +86,7 @@ fn check_latest(
         Some(Ok(s)) if order(&s.namespace, &s.key) < want => {
             return Err(tampered(format!(
                 "state holds {} (as of {}:{}), which no committed version wrote",
-                show(&s.namespace, &s.key),
+                display_slot(&s.namespace, &s.key),
                 s.version.0,
                 s.version.1
             )))
@@ -102,13 +98,13 @@ fn check_latest(
         (None, false) => Ok(0),
         (None, true) => Err(tampered(format!(
             "state holds {}, which was deleted at {}:{}",
-            show(&latest.namespace, &latest.key),
+            display_slot(&latest.namespace, &latest.key),
             latest.height,
             latest.tx_index
         ))),
         (Some(_), false) => Err(tampered(format!(
             "state lacks {}, written at {}:{}",
-            show(&latest.namespace, &latest.key),
+            display_slot(&latest.namespace, &latest.key),
             latest.height,
             latest.tx_index
         ))),
@@ -117,7 +113,7 @@ fn check_latest(
             if s.version != (latest.height, latest.tx_index) || &s.value != v {
                 return Err(tampered(format!(
                     "the value of {} in state (SHA-256 {}, version {}:{}) is not the one written at {}:{} (SHA-256 {})",
-                    show(&s.namespace, &s.key),
+                    display_slot(&s.namespace, &s.key),
                     phr_ledger::sha256(&[&s.value]),
                     s.version.0,
                     s.version.1,
@@ -156,7 +152,7 @@ pub fn verify_store(db: &StateDb) -> Result<StoreCheck, ExecError> {
         if v.height > meta.height {
             return Err(tampered(format!(
                 "{} has a version at height {}, above the last block {}",
-                show(&v.namespace, &v.key),
+                display_slot(&v.namespace, &v.key),
                 v.height,
                 meta.height
             )));
@@ -165,7 +161,7 @@ pub fn verify_store(db: &StateDb) -> Result<StoreCheck, ExecError> {
             if l.namespace != v.namespace || l.key != v.key {
                 check.keys += check_latest(&l, &mut states)?;
             } else if (l.height, l.tx_index) >= (v.height, v.tx_index) {
-                return Err(tampered(format!("versions of {} are out of order", show(&v.namespace, &v.key))));
+                return Err(tampered(format!("versions of {} are out of order", display_slot(&v.namespace, &v.key))));
             }
         }
         latest = Some(v);
@@ -177,7 +173,7 @@ pub fn verify_store(db: &StateDb) -> Result<StoreCheck, ExecError> {
         let s = s?;
         return Err(tampered(format!(
             "state holds {} (as of {}:{}), which no committed version wrote",
-            show(&s.namespace, &s.key),
+            display_slot(&s.namespace, &s.key),
             s.version.0,
             s.version.1
         )));

@@ -65,6 +65,11 @@ pub fn display_key(key: &[u8]) -> String {
     }
 }
 
+/// `namespace/key` for people, the key as [`display_key`] shows it.
+pub fn display_slot(namespace: &str, key: &[u8]) -> String {
+    format!("{namespace}/{}", display_key(key))
+}
+
 /// Like [`display_key`], `None` when only hex would do.
 pub fn key_text(key: &[u8]) -> Option<String> {
     let s = display_key(key);

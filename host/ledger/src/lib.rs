@@ -40,7 +40,7 @@ pub use encoding::{Canonical, DecodeError, ENCODING_VERSION};
 pub use genesis::{ChainParams, Genesis, GenesisContract, GenesisError, NodeInfo, Org, OrgPolicy, Policies};
 pub use hash::{merkle_root, sha256, Hash32};
 pub use identity::{IdentityId, KeyError, KeyFile, Keypair, PublicKey, Signature};
-pub use keytext::{display_key, key_text};
+pub use keytext::{display_key, display_slot, key_text};
 pub use receipt::{Event, ReadEntry, Receipt, TxStatus, WriteEntry};
 pub use tx::{SignedTx, TxBody, TxError, TxId};
 

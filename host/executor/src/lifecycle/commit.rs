@@ -1,9 +1,9 @@
 //! `lifecycle.approve` and `lifecycle.commit`: the consortium agrees on a
 //! (contract, code hash, sequence) and makes it live.
 
-use super::{check_triple, event, LifecycleCall, Triple};
+use super::{check_triple, event, LifecycleCall};
 use crate::env::TxEnv;
-use crate::native::{self, err, parse, NativeOutcome};
+use crate::native::{self, err, NativeOutcome};
 use crate::system::{
     approval_key, approvals_prefix, contract_key, prefix_end, Approval, ChainPoint, ContractRecord, SYSTEM_NS,
 };
@@ -16,19 +16,11 @@ pub(crate) fn approvals(env: &mut TxEnv, name: &str, sequence: u64) -> Result<Ve
     native::read_range(env, SYSTEM_NS, &prefix, &prefix_end(&prefix), 1000)
 }
 
-fn triple(method: &str, args: &str) -> Result<Triple, String> {
-    parse::<Triple>(method, args)
-}
-
 /// Record this organisation's approval. Approving again for another code hash
 /// replaces the organisation's earlier approval of that sequence.
 pub(super) fn approve(env: &mut TxEnv, call: &LifecycleCall<'_>, args: &str) -> Result<NativeOutcome, HostFault> {
-    let t = match triple("approve", args) {
-        Ok(t) => t,
-        Err(m) => return err("bad-request", m),
-    };
-    let org = match check_triple(env, call, &t, "approve")? {
-        Ok((org, _)) => org,
+    let (t, org) = match check_triple(env, call, args, "approve")? {
+        Ok(c) => (c.triple, c.org),
         Err(rejected) => return Ok(rejected),
     };
     let key = approval_key(&t.name, t.sequence, &org);
@@ -70,12 +62,8 @@ pub(super) fn approve(env: &mut TxEnv, call: &LifecycleCall<'_>, args: &str) -> 
 
 /// Make the approved code live, running its `migrate` if it has one.
 pub(super) fn commit(env: &mut TxEnv, call: &LifecycleCall<'_>, args: &str) -> Result<NativeOutcome, HostFault> {
-    let t = match triple("commit", args) {
-        Ok(t) => t,
-        Err(m) => return err("bad-request", m),
-    };
-    let current = match check_triple(env, call, &t, "commit")? {
-        Ok((_, current)) => current,
+    let (t, current) = match check_triple(env, call, args, "commit")? {
+        Ok(c) => (c.triple, c.current),
         Err(rejected) => return Ok(rejected),
     };
     let all = approvals(env, &t.name, t.sequence)?;

@@ -64,15 +64,27 @@ pub(crate) fn event(name: &str, topics: Vec<String>, payload: &impl Serialize) -
     native::event(LIFECYCLE, name, topics, payload)
 }
 
-/// Checks `approve` and `commit` share: an admin, a contract name that is not a
-/// system contract, the next sequence, installed code. Returns the admin's
+/// What `approve` and `commit` have checked: the triple, the admin's
 /// organisation and the record now serving the contract.
+pub(crate) struct Checked {
+    pub triple: Triple,
+    pub org: String,
+    pub current: Option<ContractRecord>,
+}
+
+/// Checks `approve` and `commit` share: arguments naming a triple, an admin,
+/// a contract name that is not a system contract, the next sequence,
+/// installed code. `Err` holds the rejection.
 pub(crate) fn check_triple(
     env: &mut TxEnv,
     call: &LifecycleCall<'_>,
-    t: &Triple,
+    args: &str,
     what: &str,
-) -> Result<Result<(String, Option<ContractRecord>), NativeOutcome>, HostFault> {
+) -> Result<Result<Checked, NativeOutcome>, HostFault> {
+    let t: Triple = match native::parse(what, args) {
+        Ok(t) => t,
+        Err(m) => return err("bad-request", m).map(Err),
+    };
     let Some(org) = call.admin_org() else {
         return err("unauthorized", format!("only an organisation admin may {what} contract code")).map(Err);
     };
@@ -103,7 +115,7 @@ pub(crate) fn check_triple(
         return err("not-found", format!("no code {} is installed; install it first (lifecycle.install)", t.code_hash))
             .map(Err);
     }
-    Ok(Ok((org.to_string(), current)))
+    Ok(Ok(Checked { triple: t, org: org.to_string(), current }))
 }
 
 /// Execute a state-changing lifecycle method.
