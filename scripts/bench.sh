@@ -4,7 +4,10 @@
 #  (b) signed transactions/s committed, and submit-to-commit latency, on networks of 1, 3 and 5
 #      nodes, against single-core k256 verifications/s;
 #  (c) audit replay of a chain of --replay-txs (default 100000) transactions, against k256
-#      verifications/s on both cores (replay checks signatures on every core).
+#      verifications/s on both cores (replay checks signatures on every core);
+#  (d) the cost of security: signed queries/s against the same query with a session token;
+#      committed tx/s on 3 nodes with and without TLS on every link; committed tx/s on 3 nodes
+#      while a flood of heavy requests hits one node, as a fraction of the figure without it.
 # Options: --txs N (default 20000) for (b), --replay-txs N for (c). Results also go to $CARGO_TARGET_DIR/bench-results.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,6 +34,10 @@ for n in 1 3 5; do
   [ "$n" != 5 ] && tput+=","
 done
 tput+="]"
+echo "== (d) signed against session-token queries; 3 nodes without TLS; 3 nodes under a query flood" >&2
+auth=$(PHR_LOG=error "$PHR_BIN" bench --auth-cost 10)
+plain=$(PHR_LOG=error "$PHR_BIN" bench --nodes 3 --txs "$TXS" --plain --json)
+flood=$(PHR_LOG=error "$PHR_BIN" bench --nodes 3 --txs "$TXS" --flood 32 --json)
 echo "== (c) audit replay of a chain of $REPLAY_TXS transactions" >&2
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -38,10 +45,11 @@ PHR_LOG=error "$PHR_BIN" bench --nodes 1 --txs "$REPLAY_TXS" --keep "$work/net" 
 k256_2=$("$PHR_BIN" bench --k256-threads 2)
 replay=$("$PHR_BIN" audit replay --data "$work/net/node0/data" --genesis "$work/net/genesis.json" --json)
 
-python3 - "$calls" "$tput" "$CARGO_TARGET_DIR/bench-results.json" "$replay" "$k256_2" <<'PY'
+python3 - "$calls" "$tput" "$CARGO_TARGET_DIR/bench-results.json" "$replay" "$k256_2" "$auth" "$plain" "$flood" <<'PY'
 import json, re, sys
 calls, runs, out = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
 replay, k256_2 = json.loads(sys.argv[4]), json.loads(sys.argv[5])
+auth, plain, flood = json.loads(sys.argv[6]), json.loads(sys.argv[7]), json.loads(sys.argv[8])
 ns = {m.group(1): int(m.group(2).replace(',', '')) for m in re.finditer(r'^test (\S+) \.\.\. bench:\s+([\d,]+) ns/iter', calls, re.M)}
 print("\nPHR Ledger benchmarks (one run, this machine)\n")
 print("(a) contract calls per second")
@@ -66,7 +74,18 @@ rate, k = replay["tx_per_s"], k256_2["k256_verify_per_s"]
 print(f"  {replay['txs']:,} transactions in {replay['replay_seconds']:.1f} s: {rate:,.0f} tx/s ({ok}; "
       f"whole-state comparison adds {replay['seconds'] - replay['replay_seconds']:.1f} s)")
 print(f"  k256 verifications on 2 cores: {k:,.0f}/s   replay ÷ k256 = {rate / k:.2f}")
+tls3 = next(t for t in runs if t["nodes"] == 3)
+print("\n(d) the cost of security (same run)")
+print(f"  signed queries: {auth['signed_queries_per_s']:,.0f}/s; with a session token: {auth['session_queries_per_s']:,.0f}/s;"
+      f" signed ÷ session = {auth['signed_over_session']:.2f}")
+print(f"  3 nodes, TLS on every link: {tls3['tx_per_s']:,.0f} tx/s; plain HTTP: {plain['tx_per_s']:,.0f} tx/s;"
+      f" TLS ÷ plain = {tls3['tx_per_s'] / plain['tx_per_s']:.2f}")
+print(f"  3 nodes under a flood of {flood['flood_in_flight']} heavy requests at node0: {flood['tx_per_s']:,.0f} tx/s"
+      f" = {flood['tx_per_s'] / tls3['tx_per_s']:.2f} of the figure without it; flood answers by status {flood['flood_answers_by_status']}")
 json.dump({"contract_calls": rows, "throughput": runs,
+           "security": {"auth": auth, "plain_3_nodes": plain, "flood_3_nodes": flood,
+                        "tls_over_plain": tls3["tx_per_s"] / plain["tx_per_s"],
+                        "flood_fraction": flood["tx_per_s"] / tls3["tx_per_s"]},
            "replay": {"txs": replay["txs"], "tx_per_s": rate, "seconds": replay["replay_seconds"],
                       "k256_verify_per_s_two_cores": k, "fraction": rate / k, "matched": replay["divergence"] is None}},
           open(out, "w"), indent=2)

@@ -31,10 +31,11 @@ for i in $(seq 0 $((NODES - 1))); do
   pids+=($!)
 done
 echo "network in $DIR (admin keys in $DIR/keys, logs in $DIR/node*.log)"
+echo "clients trust its CA: export PHR_CA=$DIR/ca.pem"
 for i in $(seq 0 $((NODES - 1))); do
   url=""
   for _ in $(seq 1 600); do
-    url=$(grep -o 'serving http://[0-9.:]*' "$DIR/node$i.log" 2>/dev/null | cut -d' ' -f2 || true)
+    url=$(grep -Eo 'serving https?://[0-9.:]*' "$DIR/node$i.log" 2>/dev/null | cut -d' ' -f2 || true)
     [ -n "$url" ] && break
     sleep 0.1
   done
@@ -42,7 +43,7 @@ for i in $(seq 0 $((NODES - 1))); do
   echo "node$i  $url"
 done
 sleep 2
-leader=$("$PHR_BIN" status --node "$(grep -o 'serving http://[0-9.:]*' "$DIR/node0.log" | cut -d' ' -f2)" | python3 -c 'import sys,json; print(json.load(sys.stdin)["raft"]["leader"])')
+leader=$("$PHR_BIN" status --ca "$DIR/ca.pem" --node "$(grep -Eo 'serving https?://[0-9.:]*' "$DIR/node0.log" | cut -d' ' -f2)" | python3 -c 'import sys,json; print(json.load(sys.stdin)["raft"]["leader"])')
 echo "leader: $leader"
 echo "Ctrl-C stops the network."
 wait

@@ -28,3 +28,33 @@ if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknow
   echo "setup: adding the Rust target wasm32-unknown-unknown" >&2
   rustup target add wasm32-unknown-unknown >/dev/null
 fi
+
+# The Python tools of the API checks (tests/api): an OpenAPI validator, the
+# Schemathesis fuzzer and what the request signer needs, pinned in
+# tests/api/requirements.txt, in their own venv ($PHR_VENV, as in scripts/env.sh).
+venv="${PHR_VENV:-$HOME/.cache/phr-ledger/venv}"
+requirements="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/api/requirements.txt"
+stamp="$venv/phr-requirements.txt"
+if ! { [ -x "$venv/bin/python" ] && cmp -s "$requirements" "$stamp" \
+  && "$venv/bin/python" -c 'import schemathesis, openapi_spec_validator, ecdsa, requests' 2>/dev/null; }; then
+  command -v python3 >/dev/null 2>&1 || { echo "setup: python3 is missing; install Python 3.10 or newer" >&2; exit 1; }
+  if [ ! -x "$venv/bin/python" ]; then
+    if ! python3 -m venv "$venv" >/dev/null 2>&1; then
+      if command -v dpkg-query >/dev/null 2>&1 && ! installed python3-venv; then
+        echo "setup: installing python3-venv" >&2
+        sudo_cmd=""
+        [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+        $sudo_cmd apt-get update -qq >/dev/null
+        DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq python3-venv >/dev/null
+      fi
+      rm -rf "$venv"
+      python3 -m venv "$venv" || { echo "setup: could not create the Python venv $venv (python3 -m venv)" >&2; exit 1; }
+    fi
+  fi
+  echo "setup: installing the Python tools of the API checks into $venv" >&2
+  if ! "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$requirements"; then
+    echo "setup: could not install $requirements into $venv (see pip's message above)" >&2
+    exit 1
+  fi
+  cp "$requirements" "$stamp"
+fi

@@ -119,7 +119,17 @@ fn json_out(o: &std::process::Output) -> Value {
 }
 
 async fn cli(args: Vec<String>) -> std::process::Output {
-    tokio::task::spawn_blocking(move || phr(&args.iter().map(String::as_str).collect::<Vec<_>>())).await.unwrap()
+    cli_env(args, Vec::new()).await
+}
+
+/// `phr` with `envs`, off the async runtime.
+async fn cli_env(args: Vec<String>, envs: Vec<(String, String)>) -> std::process::Output {
+    tokio::task::spawn_blocking(move || {
+        let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        phr_env(&args.iter().map(String::as_str).collect::<Vec<_>>(), &envs)
+    })
+    .await
+    .unwrap()
 }
 
 fn strings(list: &[&str]) -> Vec<String> {
@@ -135,6 +145,12 @@ async fn explain_names_what_decided_and_disclosures_are_exactly_what_happened() 
     let s = story(&c, &net).await;
     let alice = s.alice.id().to_hex();
     let url = node.url.clone();
+    // The auditing CLI reads the node's chain as the admin of its organisation.
+    let env = vec![
+        ("PHR_CA".to_string(), net.ca().display().to_string()),
+        ("PHR_KEY".to_string(), net.admin_key_file("stmarys").display().to_string()),
+    ];
+    let cli = |args: Vec<String>| cli_env(args, env.clone());
 
     // explain: the consent and provision behind the grant, the role behind the break-glass.
     let o = cli(strings(&["audit", "explain", &s.request_tx, "--node", &url, "--json"])).await;

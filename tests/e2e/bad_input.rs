@@ -11,12 +11,12 @@ async fn state(c: &Client) -> (u64, String) {
     (s["height"].as_u64().unwrap(), s["state_root"].as_str().unwrap().to_string())
 }
 
-/// Post raw bytes and return (status, error code, message).
-async fn post(url: &str, content_type: &str, body: Vec<u8>) -> (u16, String, String) {
-    let r = reqwest::Client::new()
-        .post(format!("{url}/v1/txs?wait=true"))
-        .header("content-type", content_type)
-        .body(body)
+/// Post raw bytes (a signed request) and return (status, error code, message).
+async fn post(c: &Client, content_type: &str, body: Vec<u8>) -> (u16, String, String) {
+    let r = c
+        .request(reqwest::Method::POST, "/v1/txs?wait=true", Some((content_type, body)))
+        .await
+        .unwrap()
         .send()
         .await
         .unwrap();
@@ -49,23 +49,21 @@ async fn refused_at_the_door_with_a_reason_and_nothing_changes() {
     let c = node.client();
     let chain = net.chain_id();
     let alice = patient(&c).await;
-    let url = node.url.clone();
     let before = state(&c).await;
     let expiry = before.0 + 50;
 
     // Malformed JSON and malformed canonical bytes.
-    let (s, code, _) = post(&url, "application/json", b"{\"body\": ".to_vec()).await;
+    let (s, code, _) = post(&c, "application/json", b"{\"body\": ".to_vec()).await;
     assert_eq!((s, code.as_str()), (400, "malformed"));
-    let (s, code, msg) = post(&url, "application/octet-stream", vec![1, 2, 3, 4, 5]).await;
+    let (s, code, msg) = post(&c, "application/octet-stream", vec![1, 2, 3, 4, 5]).await;
     assert_eq!((s, code.as_str()), (400, "malformed"), "{msg}");
-    let (s, code, _) =
-        post(&url, "application/json", br#"{"body": {"chain_id": 5}, "signature": "00"}"#.to_vec()).await;
+    let (s, code, _) = post(&c, "application/json", br#"{"body": {"chain_id": 5}, "signature": "00"}"#.to_vec()).await;
     assert_eq!((s, code.as_str()), (400, "malformed"));
 
     // A bad signature: signed by one key, claiming another.
     let mallory = Keypair::generate();
     let forged = body(&chain, &alice, "consent", "create", r#"{"decision":"permit"}"#, expiry).sign(&mallory);
-    let (s, code, msg) = post(&url, "application/octet-stream", canonical(&forged)).await;
+    let (s, code, msg) = post(&c, "application/octet-stream", canonical(&forged)).await;
     assert_eq!((s, code.as_str()), (400, "bad-signature"), "{msg}");
 
     // A high-S signature, mathematically valid but malleable.
@@ -74,7 +72,7 @@ async fn refused_at_the_door_with_a_reason_and_nothing_changes() {
     let (r, s_low) = sig.split_scalars();
     let high = k256::ecdsa::Signature::from_scalars(r, s_low.as_ref().neg()).unwrap();
     let high_tx = SignedTx { body: good.body.clone(), signature: Signature(high.to_bytes().into()) };
-    let (s, code, msg) = post(&url, "application/octet-stream", canonical(&high_tx)).await;
+    let (s, code, msg) = post(&c, "application/octet-stream", canonical(&high_tx)).await;
     assert_eq!((s, code.as_str()), (400, "high-s-signature"), "{msg}");
 
     // An unknown signer.
@@ -115,7 +113,8 @@ async fn refused_at_the_door_with_a_reason_and_nothing_changes() {
     c.submit(&once, true).await.unwrap();
     let e = c.submit(&once, true).await.unwrap_err();
     assert_eq!((e.status, e.code.as_str()), (Some(409), "duplicate"), "{e}");
-    let consents = c.query("consent", "list", &json!({"patient": alice.id().to_hex()})).await.unwrap();
+    let consents =
+        c.signed_by(&alice).query("consent", "list", &json!({"patient": alice.id().to_hex()})).await.unwrap();
     assert_eq!(consents["consents"].as_array().unwrap().len(), 1, "the replay was not applied");
     assert!(c.status().await.is_ok(), "the node keeps serving");
 }
@@ -190,21 +189,25 @@ async fn bad_queries_and_routes_get_clear_errors() {
     assert_eq!(e.status, Some(404));
     let e = c.block("999999", false).await.unwrap_err();
     assert_eq!(e.status, Some(404));
-    let r = reqwest::get(format!("{}/v1/nowhere", node.url)).await.unwrap();
-    assert_eq!(r.status().as_u16(), 404);
-    let r = reqwest::Client::new().post(format!("{}/v1/query", node.url)).body("{").send().await.unwrap();
-    assert_eq!(r.status().as_u16(), 400);
-    let v: Value = r.json().await.unwrap();
-    assert_eq!(v["error"]["code"], "malformed");
+    let send = |m: reqwest::Method, path: &'static str, body: Option<Vec<u8>>, signed: bool| {
+        let c = if signed { c.clone() } else { node.anon() };
+        async move {
+            let r = c.request(m, path, body.map(|b| ("application/json", b))).await.unwrap().send().await.unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let (st, v) = send(reqwest::Method::GET, "/v1/nowhere", None, false).await;
+    assert_eq!((st, v["error"]["code"].as_str()), (404, Some("not-found")));
+    let (st, v) = send(reqwest::Method::POST, "/v1/query", Some(b"{".to_vec()), true).await;
+    assert_eq!((st, v["error"]["code"].as_str()), (400, Some("malformed")));
     // Errors of the HTTP layer itself are JSON too, with a reason.
-    let huge = vec![b'x'; 1 << 20];
-    let r = reqwest::Client::new().post(format!("{}/v1/txs", node.url)).body(huge).send().await.unwrap();
-    assert_eq!(r.status().as_u16(), 413);
-    let v: Value = r.json().await.unwrap();
-    assert_eq!(v["error"]["code"], "too-large");
-    let r = reqwest::Client::new().post(format!("{}/v1/txs?wait=maybe", node.url)).body("{}").send().await.unwrap();
-    assert_eq!(r.status().as_u16(), 400);
-    let v: Value = r.json().await.unwrap();
+    let (st, v) = send(reqwest::Method::POST, "/v1/txs", Some(vec![b'x'; 1 << 20]), true).await;
+    assert_eq!((st, v["error"]["code"].as_str()), (413, Some("too-large")));
+    let (st, v) = send(reqwest::Method::POST, "/v1/txs?wait=maybe", Some(b"{}".to_vec()), true).await;
+    assert_eq!(st, 400);
     assert!(v["error"]["message"].as_str().unwrap().contains("query parameters"), "{v}");
+    let (st, v) = send(reqwest::Method::PUT, "/v1/status", None, true).await;
+    assert_eq!((st, v["error"]["code"].as_str()), (405, Some("method-not-allowed")), "a 405 is JSON too");
     assert!(c.status().await.is_ok(), "the node keeps serving");
 }

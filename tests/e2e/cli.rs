@@ -4,7 +4,12 @@ use crate::support::*;
 use serde_json::Value;
 
 fn ok(args: &[&str]) -> String {
-    let o = phr(args);
+    ok_with(args, &[])
+}
+
+/// Run `phr` with `envs` set; it must succeed.
+fn ok_with(args: &[&str], envs: &[(&str, &str)]) -> String {
+    let o = phr_env(args, envs);
     assert!(
         o.status.success(),
         "phr {args:?} failed: {}{}",
@@ -15,7 +20,12 @@ fn ok(args: &[&str]) -> String {
 }
 
 fn fails(args: &[&str]) -> String {
-    let o = phr(args);
+    fails_with(args, &[])
+}
+
+/// Run `phr` with `envs` set; it must fail.
+fn fails_with(args: &[&str], envs: &[(&str, &str)]) -> String {
+    let o = phr_env(args, envs);
     assert!(!o.status.success(), "phr {args:?} should fail");
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
@@ -81,6 +91,13 @@ async fn keygen_init_start_tx_query_status_from_the_command_line() {
     }
 
     let url = node.url.as_str();
+    let ca = net.ca();
+    let env = [("PHR_CA", ca.to_str().unwrap())];
+    // Without the network's CA the CLI refuses to talk to a TLS node.
+    let e = fails(&["status", "--node", url]);
+    assert!(e.contains("--ca"), "{e}");
+    let ok = |args: &[&str]| ok_with(args, &env);
+    let fails = |args: &[&str]| fails_with(args, &env);
     let r: Value = serde_json::from_str(&ok(&[
         "tx",
         "--node",
@@ -113,10 +130,32 @@ async fn keygen_init_start_tx_query_status_from_the_command_line() {
     assert_eq!(r["result"]["patient"], alice_id.as_str());
     let tx_id = r["tx_id"].as_str().unwrap().to_string();
 
+    // Reading needs a signed request, and Alice reads only her own data.
+    let args = format!(r#"{{"patient":"{alice_id}"}}"#);
+    let q = ["query", "--node", url, "--contract", "consent", "--method", "list", "--args", &args];
+    assert!(fails(&q).contains("needs a signed request"), "an unsigned query is refused");
+    let bob = dir.path().join("bob.key");
+    ok(&["keygen", "--out", bob.to_str().unwrap()]);
+    ok(&[
+        "tx",
+        "--node",
+        url,
+        "--key",
+        bob.to_str().unwrap(),
+        "--contract",
+        "identity",
+        "--method",
+        "enrol_patient",
+        "--wait",
+    ]);
+    let e = fails_with(&q, &[("PHR_CA", ca.to_str().unwrap()), ("PHR_KEY", bob.to_str().unwrap())]);
+    assert!(e.contains("403") && e.contains("only the patient and auditors"), "{e}");
     let q: Value = serde_json::from_str(&ok(&[
         "query",
         "--node",
         url,
+        "--key",
+        key_s,
         "--contract",
         "consent",
         "--method",
@@ -126,15 +165,18 @@ async fn keygen_init_start_tx_query_status_from_the_command_line() {
     ]))
     .unwrap();
     assert_eq!(q["consents"].as_array().unwrap().len(), 1);
-    let rc: Value = serde_json::from_str(&ok(&["receipt", "--node", url, &tx_id])).unwrap();
+    let rc: Value = serde_json::from_str(&ok(&["receipt", "--node", url, "--key", key_s, &tx_id])).unwrap();
     assert_eq!(rc["tx_id"], tx_id.as_str());
     let st: Value = serde_json::from_str(&ok(&["status", "--node", url])).unwrap();
     assert!(st["height"].as_u64().unwrap() >= 2);
     for field in ["last_block_hash", "state_root", "chain_id", "raft"] {
         assert!(!st[field].is_null(), "status lacks {field}");
     }
-    let b: Value = serde_json::from_str(&ok(&["block", "--node", url, "latest"])).unwrap();
-    assert_eq!(b["height"], st["height"]);
+    let admin_key = net.admin_key_file("stmarys");
+    let admin_s = admin_key.to_str().unwrap();
+    assert!(fails(&["block", "--node", url, "--key", key_s, "latest"]).contains("403"), "a patient reads no blocks");
+    let b: Value = serde_json::from_str(&ok(&["block", "--node", url, "--key", admin_s, "latest"])).unwrap();
+    assert!(b["height"].as_u64().unwrap() >= st["height"].as_u64().unwrap());
 
     // Clear errors for bad input on the command line.
     assert!(fails(&[
@@ -166,7 +208,7 @@ async fn keygen_init_start_tx_query_status_from_the_command_line() {
         "--wait",
     ]);
     assert!(e.contains("not-found") && e.contains("no consent nope"), "{e}");
-    assert!(fails(&["status", "--node", "http://127.0.0.1:1"]).contains("cannot reach the node"));
+    assert!(fails(&["status", "--node", "https://127.0.0.1:1"]).contains("cannot reach the node"));
     assert!(fails(&["tx", "--node", url, "--key", "/nonexistent.key", "--contract", "x", "--method", "y"])
         .contains("cannot read key file"));
     let admin = net.admin_key_file("stmarys");

@@ -16,7 +16,8 @@ async fn the_patient_stream_shows_only_their_events_live_and_replayed() {
     let bob = patient(&c).await;
     let a = alice.id().to_hex();
     let doc = practitioner(&c, &net.admin("stmarys"), &["physician"]).await;
-    let live = c.events(Some(&a), None).await.unwrap();
+    let alice_c = c.signed_by(&alice);
+    let live = alice_c.events(Some(&a), None).await.unwrap();
     futures::pin_mut!(live);
 
     c.call(
@@ -41,7 +42,7 @@ async fn the_patient_stream_shows_only_their_events_live_and_replayed() {
     assert!(ev["topics"].as_array().unwrap().iter().any(|t| t == &json!(a)));
 
     // Replay from height 1: her enrolment first, then the anchor, nothing of Bob's.
-    let past = c.events(Some(&a), Some(1)).await.unwrap();
+    let past = alice_c.events(Some(&a), Some(1)).await.unwrap();
     let names: Vec<String> = past.take(2).map(|e| e["name"].as_str().unwrap().to_string()).collect().await;
     assert_eq!(names, ["identity.enrolled", "record.anchored"]);
 
@@ -50,8 +51,10 @@ async fn the_patient_stream_shows_only_their_events_live_and_replayed() {
         .await
         .unwrap();
     let last_seen = format!("{}:{}:{}", ev["height"], ev["tx_index"], ev["event_index"]);
-    let resp = reqwest::Client::new()
-        .get(format!("{}/v1/events?topic={a}", node.url))
+    let resp = alice_c
+        .request(reqwest::Method::GET, &format!("/v1/events?topic={a}"), None)
+        .await
+        .unwrap()
         .header("Last-Event-ID", last_seen)
         .send()
         .await
@@ -62,8 +65,13 @@ async fn the_patient_stream_shows_only_their_events_live_and_replayed() {
         tokio::time::timeout(Duration::from_secs(10), resumed.next()).await.expect("event in time").unwrap().unwrap();
     assert_eq!(next.event, "record.amended", "resumed after the anchor: {}", next.data);
 
-    // Metrics are exposed for Prometheus.
-    let m = reqwest::get(format!("{}/metrics", node.url)).await.unwrap().text().await.unwrap();
+    // Bob may not follow Alice.
+    let e = c.signed_by(&bob).events(Some(&a), None).await.err().expect("Bob is refused Alice's stream");
+    assert_eq!(e.status, Some(403), "{e}");
+
+    // Metrics are exposed for Prometheus, to the node's operators.
+    let m =
+        c.request(reqwest::Method::GET, "/metrics", None).await.unwrap().send().await.unwrap().text().await.unwrap();
     assert!(m.contains("phr_height{node=\"node0\"}"), "{m}");
     assert!(m.contains("phr_txs_committed_total"), "{m}");
 }

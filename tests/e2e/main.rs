@@ -10,5 +10,7 @@ mod components;
 mod crash;
 mod demo;
 mod events;
+mod openapi;
+mod privacy;
 mod runaway;
 mod support;

@@ -2,6 +2,7 @@
 
 use phr_ledger::{KeyFile, Keypair};
 use phr_node::client::Client;
+use phr_node::config::NodeConfig;
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -40,7 +41,17 @@ pub fn compile_cache() -> PathBuf {
 
 /// Run `phr` with `args` to completion.
 pub fn phr(args: &[&str]) -> std::process::Output {
-    Command::new(PHR).args(args).env("PHR_COMPILE_CACHE", compile_cache()).output().expect("run phr")
+    phr_env(args, &[])
+}
+
+/// Run `phr` with `args` and the environment variables `envs` to completion.
+pub fn phr_env(args: &[&str], envs: &[(&str, &str)]) -> std::process::Output {
+    let mut c = Command::new(PHR);
+    c.args(args).env("PHR_COMPILE_CACHE", compile_cache()).env_remove("PHR_CA").env_remove("PHR_KEY");
+    for (k, v) in envs {
+        c.env(k, v);
+    }
+    c.output().expect("run phr")
 }
 
 /// A network directory made by `phr network init`.
@@ -49,8 +60,37 @@ pub struct Network {
 }
 
 impl Network {
-    /// `phr network init` with free ports and `extra` arguments.
+    /// `phr network init` with free ports and `extra` arguments, with the
+    /// per-identity limits raised so that a test's one signer can drive a
+    /// load (the limits themselves are tested with their defaults, see
+    /// [`Network::init_with_default_limits`]).
     pub fn init(extra: &[&str]) -> Network {
+        let net = Self::init_with_default_limits(extra);
+        for cfg in net.node_configs() {
+            let mut c = NodeConfig::load(&cfg).unwrap();
+            c.limits.requests_per_identity_per_s = 100_000;
+            c.limits.txs_per_identity_per_s = 100_000;
+            c.limits.enrolments_per_ip_per_s = 100_000;
+            c.limits.heavy_per_caller_per_s = 100_000;
+            c.limits.heavy_concurrent_per_caller = 64;
+            c.limits.heavy_concurrent = 64;
+            save_config(&cfg, &c);
+        }
+        net
+    }
+
+    /// The node configs of the network, in order.
+    pub fn node_configs(&self) -> Vec<PathBuf> {
+        (0..).map(|i| self.node_config(i)).take_while(|p| p.exists()).collect()
+    }
+
+    /// The network's CA certificate.
+    pub fn ca(&self) -> PathBuf {
+        self.path().join("ca.pem")
+    }
+
+    /// `phr network init` with the node defaults untouched.
+    pub fn init_with_default_limits(extra: &[&str]) -> Network {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("net");
         let mut args = vec!["network", "init", "--out", out.to_str().unwrap(), "--base-port", "0"];
@@ -90,10 +130,43 @@ pub fn load_key(path: &Path) -> Keypair {
     serde_json::from_str::<KeyFile>(&std::fs::read_to_string(path).unwrap()).unwrap().keypair().unwrap()
 }
 
+/// Write a node config back (paths made relative to its directory again).
+pub fn save_config(path: &Path, cfg: &NodeConfig) {
+    let mut c = cfg.clone();
+    let dir = path.parent().unwrap();
+    let rel = |p: &Path| p.strip_prefix(dir).map(|r| r.to_path_buf()).unwrap_or_else(|_| p.to_path_buf());
+    c.genesis = rel(&c.genesis);
+    c.key_file = rel(&c.key_file);
+    c.data_dir = rel(&c.data_dir);
+    c.tls.cert = rel(&c.tls.cert);
+    c.tls.key = rel(&c.tls.key);
+    c.tls.ca = rel(&c.tls.ca);
+    c.compile_cache = None;
+    std::fs::write(path, toml::to_string(&c).unwrap()).unwrap();
+}
+
+/// The CA a node's clients trust and the admin key of its organisation (a
+/// chain reader on that node), from its config.
+fn trust_of(config: &Path) -> (Option<PathBuf>, Option<Keypair>) {
+    let cfg = NodeConfig::load(config).unwrap();
+    let ca = (!cfg.insecure_plain_http).then(|| cfg.tls.ca.clone());
+    let genesis = phr_ledger::Genesis::from_json(&std::fs::read_to_string(&cfg.genesis).unwrap()).unwrap();
+    let org = genesis.nodes.iter().find(|n| n.id == cfg.node_id).map(|n| n.org.clone()).or(cfg.org.clone());
+    let admin = org
+        .map(|o| cfg.genesis.parent().unwrap().join(format!("keys/{o}-admin.key")))
+        .filter(|p| p.exists())
+        .map(|p| load_key(&p));
+    (ca, admin)
+}
+
 /// A `phr node start` process.
 pub struct NodeProc {
     pub child: Child,
     pub url: String,
+    /// The CA its clients trust (none on a plain network).
+    pub ca: Option<PathBuf>,
+    /// The admin of its organisation, which may read its chain.
+    pub admin: Option<Keypair>,
 }
 
 impl NodeProc {
@@ -119,6 +192,7 @@ impl NodeProc {
     }
 
     fn spawn_in(config: &Path, stderr: Stdio, log: &str, cache: &Path) -> NodeProc {
+        let (ca, admin) = trust_of(config);
         let mut child = Command::new(PHR)
             .args(["node", "start", "--config", config.to_str().unwrap()])
             .env("PHR_COMPILE_CACHE", cache)
@@ -144,11 +218,22 @@ impl NodeProc {
         };
         // Keep draining stdout so the node never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        NodeProc { child, url }
+        NodeProc { child, url, ca, admin }
     }
 
+    /// A client of this node trusting the network's CA, signed by the admin
+    /// of the node's organisation (who may read the chain here).
     pub fn client(&self) -> Client {
-        Client::new(&self.url)
+        let c = self.anon();
+        match &self.admin {
+            Some(k) => c.signed_by(k),
+            None => c,
+        }
+    }
+
+    /// A client trusting the network's CA that signs nothing.
+    pub fn anon(&self) -> Client {
+        Client::with_ca(&self.url, self.ca.as_deref()).unwrap()
     }
 
     /// Start a node of a one-node network and wait until it can commit.
@@ -192,4 +277,31 @@ pub async fn practitioner(c: &Client, admin: &Keypair, roles: &[&str]) -> Keypai
 
 pub fn sha(s: &str) -> String {
     phr_ledger::sha256(&[s.as_bytes()]).to_hex()
+}
+
+/// The TLS identity of node `i` of `net`.
+pub fn node_identity(net: &Network, i: usize) -> phr_tls::certs::Identity {
+    let dir = net.path().join(format!("node{i}"));
+    phr_tls::certs::Identity::load(&dir.join("tls.pem"), &dir.join("tls.key"), &net.ca()).unwrap()
+}
+
+/// A peer-link client presenting `id`, trusting the nodes the genesis pins.
+pub fn peer_client(net: &Network, id: &phr_tls::certs::Identity) -> reqwest::Client {
+    let g = phr_ledger::Genesis::from_json(&std::fs::read_to_string(net.path().join("genesis.json")).unwrap()).unwrap();
+    let keys = phr_orderer::raft::PeerKeys::new(&g.chain_id, phr_orderer::raft::types::node_id("test-client"));
+    let pins: Vec<_> = g
+        .nodes
+        .iter()
+        .map(|n| phr_orderer::raft::envelope::Accepted {
+            name: n.id.clone(),
+            key: n.public_key,
+            cert: Some(n.tls_cert_sha256),
+        })
+        .collect();
+    keys.set_bootstrap(&pins);
+    let policy: std::sync::Arc<dyn phr_tls::pinned::PeerCertPolicy> = std::sync::Arc::new(keys);
+    reqwest::Client::builder()
+        .use_preconfigured_tls(phr_tls::configs::peer_client(id, policy).unwrap())
+        .build()
+        .unwrap()
 }

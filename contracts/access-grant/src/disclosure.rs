@@ -1,7 +1,7 @@
 //! The disclosure log: every actual access to a patient's data.
 
 use crate::decide::still_permitted;
-use crate::model::{Agent, Disclosure, DisclosureAuth, Status};
+use crate::model::{Agent, AuthKind, Disclosure, DisclosureAuth, Status};
 use crate::{load, record_info, resolve_target};
 use phr_sdk::prelude::*;
 
@@ -95,10 +95,78 @@ pub fn record_access(a: RecordAccessArgs) -> Result<Disclosure> {
         },
         outcome: a.outcome,
         served_by: a.served_by,
+        witness: None,
     };
     put(&disclosure_prefix(&access.patient).num(now).part(&tx), &entry);
     emit("access.disclosed", &[&access.patient, &me.id], &entry);
     Ok(entry)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordAuditArgs {
+    /// The auditor who read.
+    auditor: String,
+    /// Whose data was read (1 to [`MAX_AUDITED_PATIENTS`]).
+    patients: Vec<String>,
+    /// What was read: the contract and query, for example `consent.list`.
+    what: String,
+    /// The node id that answered the auditor.
+    served_by: String,
+}
+
+/// The purpose of use recorded for an auditor's read (HL7 v3 ActReason:
+/// health compliance).
+pub const AUDIT_PURPOSE: &str = "HCOMPL";
+
+/// Most patients one `record_audit` names (one event each, within the
+/// node's limit of events per transaction).
+pub const MAX_AUDITED_PATIENTS: usize = 64;
+
+/// Log that an auditor read the data of `patients` through a node: one entry
+/// in each patient's accounting of disclosures. Only a node may call it: the
+/// node that answers an auditor's query records the read on chain first, so
+/// that the patient sees that an audit happened.
+pub fn record_audit(a: RecordAuditArgs) -> Result<Vec<Disclosure>> {
+    let (node, _org) = caller().require_node()?;
+    validate::identity_id("auditor", &a.auditor)?;
+    if a.patients.is_empty() || a.patients.len() > MAX_AUDITED_PATIENTS {
+        return Err(Error::bad_request(format!("`patients` must name 1 to {MAX_AUDITED_PATIENTS} patients")));
+    }
+    for p in &a.patients {
+        validate::identity_id("patients", p)?;
+    }
+    validate::external_id("served_by", &a.served_by)?;
+    validate::note("what", &a.what, 100)?;
+    let now = now_ms();
+    let tx = tx_id();
+    let mut out = Vec::with_capacity(a.patients.len());
+    for patient in &a.patients {
+        let entry = Disclosure {
+            recorded_at_ms: now,
+            tx_id: tx.clone(),
+            patient: patient.clone(),
+            agent: Agent { id: a.auditor.clone(), org: None, role: "auditor".to_string() },
+            record_id: String::new(),
+            data_class: a.what.clone(),
+            security_label: String::new(),
+            action: "read".to_string(),
+            purpose: AUDIT_PURPOSE.to_string(),
+            authorization: DisclosureAuth {
+                kind: AuthKind::Audit,
+                access_id: String::new(),
+                consent_id: None,
+                break_glass: false,
+            },
+            outcome: "success".to_string(),
+            served_by: a.served_by.clone(),
+            witness: Some(node.id.clone()),
+        };
+        put(&disclosure_prefix(patient).num(now).part(&tx), &entry);
+        emit("access.audited", &[patient, &a.auditor], &entry);
+        out.push(entry);
+    }
+    Ok(out)
 }
 
 #[derive(Deserialize)]
@@ -133,8 +201,11 @@ fn cursor(d: &Disclosure) -> String {
 
 /// The patient's disclosures in time order, within `[from_ms, to_ms)`, a page
 /// at a time.
+///
+/// Read rule: the patient, or an auditor (recorded).
 pub fn disclosures(a: DisclosuresArgs) -> Result<Disclosures> {
     validate::identity_id("patient", &a.patient)?;
+    reader().patient_or_auditor(&a.patient, "access-grant.disclosures")?;
     let limit = page_limit(a.limit, 200, 500)?;
     let prefix = disclosure_prefix(&a.patient);
     let start = match &a.after {

@@ -8,7 +8,7 @@ use phr_sdk::prelude::*;
 /// The role a practitioner needs to break the glass.
 pub const EMERGENCY_ROLE: &str = "emergency";
 /// The role that reviews break-glass accesses of its organisation.
-pub const REVIEWER_ROLE: &str = "privacy-officer";
+pub const REVIEWER_ROLE: &str = phr_sdk::reads::PRIVACY_OFFICER_ROLE;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -116,8 +116,20 @@ pub struct OpenReviewsArgs {
 }
 
 /// Break-glass accesses of an organisation still awaiting review, a page at a time.
+///
+/// Read rule: the admins and privacy officers of the organisation, and auditors
+/// (each patient's access recorded).
 pub fn open_reviews(a: OpenReviewsArgs) -> Result<AccessList> {
     validate::slug("org", &a.org)?;
+    let r = reader();
+    if !r.officer_of(&a.org) && !r.is_auditor() {
+        return Err(r.refuse(
+            "an organisation's break-glass accesses",
+            "only the admins and privacy officers of that organisation, and auditors",
+        ));
+    }
     let limit = page_limit(a.limit, 100, 500)?;
-    Ok(crate::queries::page(&open_review_key(&a.org), a.after.as_deref(), limit, None))
+    Ok(crate::queries::page(&open_review_key(&a.org), a.after.as_deref(), limit, None, |acc| {
+        r.officer_of(&a.org) || r.audited(&acc.patient, "access-grant.open_reviews")
+    }))
 }

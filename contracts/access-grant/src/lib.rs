@@ -34,6 +34,7 @@ impl Contract for AccessGrant {
             .on("break_glass", emergency::break_glass)
             .on("review", emergency::review)
             .on("record_access", disclosure::record_access)
+            .on("record_audit", disclosure::record_audit)
             .finish()
     }
 
@@ -121,9 +122,12 @@ fn resolve_target(patient: &str, record_id: Option<&str>, data_class: Option<&st
     match (record_id, data_class) {
         (Some(rid), _) => {
             validate::external_id("record_id", rid)?;
-            let r = record_info(rid)?;
+            // A record of another patient reads as missing: naming a record
+            // reveals nothing about records one may not see.
+            let missing = || Error::not_found(format!("no record {rid} of patient {patient} is anchored"));
+            let r = record_info(rid).map_err(|e| if e.code == ErrorCode::NotFound { missing() } else { e })?;
             if r.patient != patient {
-                return Err(Error::bad_request(format!("record {rid} belongs to another patient")));
+                return Err(missing());
             }
             if r.status == "disposed" {
                 return Err(Error::conflict(format!("record {rid} was disposed; there is nothing to access")));

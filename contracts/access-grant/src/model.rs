@@ -35,6 +35,8 @@ pub enum AuthKind {
     Consent,
     PatientApproval,
     BreakGlass,
+    /// An auditor enrolled by the consortium read the patient's data.
+    Audit,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -169,4 +171,8 @@ pub struct Disclosure {
     pub outcome: String,
     /// The node id that served the data.
     pub served_by: String,
+    /// The identity id of the node that witnessed the disclosure and signed its
+    /// entry, when a node (not the reader) logged it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub witness: Option<String>,
 }

@@ -95,8 +95,18 @@ pub struct Evaluation {
     pub reason: String,
 }
 
+/// Read rule: the patient (to see what their consents decide), an auditor
+/// (recorded), and access-grant deciding a practitioner's request. A
+/// practitioner cannot probe a patient's consents outside a request.
 pub(crate) fn evaluate(a: EvaluateArgs) -> Result<Evaluation> {
     validate::identity_id("patient", &a.patient)?;
+    let r = reader();
+    if !(r.is(&a.patient) || r.via("access-grant") || r.audited(&a.patient, "consent.evaluate")) {
+        return Err(r.refuse(
+            "an evaluation of a patient's consents",
+            "only the patient, auditors and access-grant (deciding a request)",
+        ));
+    }
     validate::one_of("purpose", &a.purpose, PURPOSES)?;
     validate::one_of("action", &a.action, ACTIONS)?;
     validate::slug("data_class", &a.data_class)?;

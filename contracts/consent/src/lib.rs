@@ -64,6 +64,7 @@ struct RulesInfo {
 #[serde(deny_unknown_fields)]
 struct NoArgs {}
 
+/// Read rule: open to every caller (the rules hold nothing about a patient).
 fn rules(_: NoArgs) -> Result<RulesInfo> {
     Ok(RulesInfo {
         rules: evaluate::RULES,
@@ -163,8 +164,19 @@ fn revoke(a: IdArgs) -> Result<Consent> {
     Ok(consent)
 }
 
+/// Read rule: the consent's patient, or an auditor (recorded). Anyone else
+/// learns nothing, not even whether the consent exists.
 fn get_consent(a: IdArgs) -> Result<Consent> {
-    load(&a.id)
+    let r = reader();
+    let refuse = || r.refuse("a consent", "only its patient and auditors");
+    validate::external_id("id", &a.id).map_err(|_| refuse())?;
+    match get::<Consent>(&consent_key(&a.id)) {
+        Some(c) if r.is(&c.patient) || r.audited(&c.patient, "consent.get") => Ok(c),
+        Some(_) => Err(refuse()),
+        // Only an auditor learns that a consent does not exist.
+        None if r.is_auditor() => Err(Error::not_found(format!("no consent {}", a.id))),
+        None => Err(refuse()),
+    }
 }
 
 #[derive(Deserialize)]
@@ -188,21 +200,20 @@ struct ListResult {
 }
 
 /// A patient's consents in id order, a page at a time. `status: active` reads
-/// the active index; `inactive` filters a page, which may then hold fewer than
-/// `limit` consents while `next` is still set.
+/// the active index; `inactive` filters the whole list.
+///
+/// Read rule: the patient, or an auditor (recorded).
 fn list(a: ListArgs) -> Result<ListResult> {
     validate::identity_id("patient", &a.patient)?;
+    reader().patient_or_auditor(&a.patient, "consent.list")?;
     let limit = page_limit(a.limit, 100, 500)?;
     let index = match a.status {
         Some(Status::Active) => active_key(&a.patient),
         _ => by_patient_key(&a.patient),
     };
-    let (ids, next) = index_page(&index, a.after.as_deref(), limit);
-    let consents = ids
-        .iter()
-        .filter_map(|id| get::<Consent>(&consent_key(id)))
-        .filter(|c| a.status.is_none_or(|s| c.status == s))
-        .collect();
+    let (consents, next) = index_page_filtered(&index, a.after.as_deref(), limit, |id| {
+        get::<Consent>(&consent_key(id)).filter(|c| a.status.is_none_or(|s| c.status == s))
+    });
     Ok(ListResult { consents, next })
 }
 

@@ -3,8 +3,8 @@
 //! An institution anchors a record it created: its id, patient, SHA-256, data
 //! class, security label and source (organisation, author, device). An amendment
 //! links a new version to the previous one; disposal marks the record shredded
-//! off chain while its hashes stay. Anyone can verify a document against the
-//! anchored hash and follow a record's versions.
+//! off chain while its hashes stay. Whoever may read a record's anchor can
+//! verify a document against the anchored hash and follow its versions.
 //!
 //! Practitioners anchor records for their organisation; only a practitioner or
 //! the admin of the source organisation may amend or dispose of a record;
@@ -171,8 +171,55 @@ struct IdArgs {
     record_id: String,
 }
 
+/// Who may read a record's anchor: its patient; the organisation that holds it
+/// (its admins, its node, the practitioner who wrote the current version); a
+/// practitioner currently granted access to it (or holding it by break-glass);
+/// an auditor (recorded); and access-grant resolving what a request is about.
+fn may_read(r: &Reader, record: &Record, what: &str) -> bool {
+    r.is(&record.patient)
+        || r.via("access-grant")
+        || r.admin_of(&record.source.org)
+        || r.node_of(&record.source.org)
+        || r.is(&record.source.author)
+        || granted(r, record)
+        || r.audited(&record.patient, what)
+}
+
+const WHO_READS_A_RECORD: &str = "only its patient, its organisation, practitioners it is granted to, and auditors";
+
+/// Whether the reader is a practitioner with a usable grant for the record now.
+fn granted(r: &Reader, record: &Record) -> bool {
+    #[derive(Serialize)]
+    struct CheckArgs<'a> {
+        grantee: &'a str,
+        patient: &'a str,
+        record_id: &'a str,
+    }
+    #[derive(Deserialize)]
+    struct Check {
+        allowed: bool,
+    }
+    if r.caller.kind != CallerKind::Practitioner || record.status == RecordStatus::Disposed {
+        return false;
+    }
+    let args = CheckArgs { grantee: &r.caller.id, patient: &record.patient, record_id: &record.record_id };
+    call::<_, Check>("access-grant", "check", &args).is_ok_and(|c| c.allowed)
+}
+
+/// Load a record the reader may read; anyone else learns nothing, not even
+/// whether it exists.
+fn load_readable(id: &str, what: &str) -> Result<Record> {
+    let r = reader();
+    match load(id) {
+        Ok(rec) if may_read(&r, &rec, what) => Ok(rec),
+        Err(e) if r.is_auditor() || r.via("access-grant") => Err(e),
+        _ => Err(r.refuse("a record's anchor", WHO_READS_A_RECORD)),
+    }
+}
+
+/// Read rule: see [`may_read`].
 fn get_record(a: IdArgs) -> Result<Record> {
-    load(&a.record_id)
+    load_readable(&a.record_id, "record-anchor.get")
 }
 
 #[derive(Deserialize)]
@@ -193,9 +240,10 @@ struct VerifyResult {
     status: RecordStatus,
 }
 
+/// Read rule: as for `get`.
 fn verify(a: VerifyArgs) -> Result<VerifyResult> {
     validate::sha256_hex("sha256", &a.sha256)?;
-    let record = load(&a.record_id)?;
+    let record = load_readable(&a.record_id, "record-anchor.verify")?;
     let versions = all_versions(&a.record_id);
     let matched = versions.iter().rev().find(|v| v.sha256 == a.sha256).map(|v| v.version);
     Ok(VerifyResult {
@@ -213,8 +261,9 @@ struct HistoryResult {
     versions: Vec<VersionEntry>,
 }
 
+/// Read rule: as for `get`.
 fn history_of(a: IdArgs) -> Result<HistoryResult> {
-    load(&a.record_id)?;
+    load_readable(&a.record_id, "record-anchor.history")?;
     Ok(HistoryResult { versions: all_versions(&a.record_id), record_id: a.record_id })
 }
 
@@ -237,11 +286,26 @@ struct ListResult {
 }
 
 /// A patient's records in id order, a page at a time.
+///
+/// Read rule: the patient and auditors (recorded) see every record; a
+/// practitioner, an organisation admin or a node sees only the records it may
+/// read (see `get`), and the page cursor never names one it may not; anyone
+/// else is refused.
 fn list_by_patient(a: ListArgs) -> Result<ListResult> {
     validate::identity_id("patient", &a.patient)?;
+    let r = reader();
+    let all = r.is(&a.patient) || r.audited(&a.patient, "record-anchor.list_by_patient");
+    let filtered = matches!(r.caller.kind, CallerKind::Practitioner | CallerKind::OrgAdmin | CallerKind::Node);
+    if !all && !filtered {
+        return Err(r.refuse(
+            "a patient's records",
+            "only the patient, auditors, and practitioners and organisations for the records they may read",
+        ));
+    }
     let limit = page_limit(a.limit, 100, 500)?;
-    let (ids, next) = index_page(&by_patient_key(&a.patient), a.after.as_deref(), limit);
-    let records = ids.iter().filter_map(|id| get::<Record>(&record_key(id))).collect();
+    let (records, next) = index_page_filtered(&by_patient_key(&a.patient), a.after.as_deref(), limit, |id| {
+        get::<Record>(&record_key(id)).filter(|rec| all || may_read(&r, rec, "record-anchor.list_by_patient"))
+    });
     Ok(ListResult { records, next })
 }
 

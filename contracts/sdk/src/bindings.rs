@@ -49,5 +49,6 @@ pub(crate) fn kind_from_wit(k: types::CallerKind) -> CallerKind {
         W::Practitioner => CallerKind::Practitioner,
         W::OrgAdmin => CallerKind::OrgAdmin,
         W::Auditor => CallerKind::Auditor,
+        W::Node => CallerKind::Node,
     }
 }

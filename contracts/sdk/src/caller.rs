@@ -12,6 +12,8 @@ pub enum CallerKind {
     Practitioner,
     OrgAdmin,
     Auditor,
+    /// A node of the consortium acting as its organisation's gateway.
+    Node,
 }
 
 /// The signer of the transaction as the node resolved it from the chain's
@@ -35,6 +37,17 @@ impl Caller {
         match self.kind {
             CallerKind::Patient => Ok(self),
             k => Err(Error::unauthorized(format!("only a patient may do this (caller is {})", kind_name(k)))),
+        }
+    }
+
+    /// The caller and its organisation, if it is a node (a gateway) of the consortium.
+    pub fn require_node(self) -> Result<(Caller, String)> {
+        match (self.kind, self.org.clone()) {
+            (CallerKind::Node, Some(org)) => Ok((self, org)),
+            (k, _) => Err(Error::unauthorized(format!(
+                "only a node of the consortium may do this (caller is {})",
+                kind_name(k)
+            ))),
         }
     }
 
@@ -77,12 +90,13 @@ impl Caller {
     }
 }
 
-fn kind_name(k: CallerKind) -> &'static str {
+pub(crate) fn kind_name(k: CallerKind) -> &'static str {
     match k {
         CallerKind::Anonymous => "anonymous",
         CallerKind::Patient => "a patient",
         CallerKind::Practitioner => "a practitioner",
         CallerKind::OrgAdmin => "an organisation admin",
         CallerKind::Auditor => "an auditor",
+        CallerKind::Node => "a node",
     }
 }

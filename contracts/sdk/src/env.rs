@@ -38,6 +38,12 @@ pub fn call<A: Serialize, R: DeserializeOwned>(contract: &str, method: &str, arg
         .map_err(|e| Error::bad_request(format!("{contract}.{method} returned an unexpected result: {e}")))
 }
 
+/// The contract whose read-only `call` is running this query, if any: `None`
+/// for a transaction's own call and for a client's query.
+pub fn invoker() -> Option<String> {
+    sys::invoker()
+}
+
 /// A diagnostic line in the node's log. Not part of consensus.
 pub fn log_info(message: &str) {
     sys::log(message);
@@ -79,6 +85,9 @@ pub(crate) mod sys {
     }
     pub fn tx_id() -> String {
         host::tx_id()
+    }
+    pub fn invoker() -> Option<String> {
+        host::invoker()
     }
     pub fn block() -> (u64, u64) {
         let b = host::block();

@@ -41,6 +41,7 @@ mod caller;
 mod env;
 mod error;
 mod key;
+pub mod reads;
 mod router;
 mod state;
 pub mod validate;
@@ -56,20 +57,23 @@ pub mod bindings;
 mod arena;
 
 pub use caller::{caller, Caller, CallerKind};
-pub use env::{block_height, call, emit, log_info, now_ms, tx_id};
+pub use env::{block_height, call, emit, invoker, log_info, now_ms, tx_id};
 pub use error::{Error, ErrorCode, Result};
 pub use key::Key;
+pub use reads::{reader, Reader};
 pub use router::Router;
 pub use state::{
-    delete, exists, get, history, index_ids, index_page, page_limit, put, scan_prefix, scan_range, Version,
+    delete, exists, get, history, index_ids, index_page, index_page_filtered, page_limit, put, scan_prefix, scan_range,
+    Version,
 };
 
 /// Everything a contract usually needs, in one import.
 pub mod prelude {
     pub use crate::validate;
     pub use crate::{
-        block_height, call, caller, delete, emit, exists, get, history, index_ids, index_page, now_ms, page_limit, put,
-        scan_prefix, scan_range, tx_id, Caller, CallerKind, Contract, Error, ErrorCode, Key, Result, Router,
+        block_height, call, caller, delete, emit, exists, get, history, index_ids, index_page, index_page_filtered,
+        invoker, now_ms, page_limit, put, reader, scan_prefix, scan_range, tx_id, Caller, CallerKind, Contract, Error,
+        ErrorCode, Key, Reader, Result, Router,
     };
     pub use serde::{Deserialize, Serialize};
 }

@@ -27,6 +27,8 @@ pub struct Host {
     pub events: Vec<(String, Vec<String>, String)>,
     /// Contracts reachable through `call`.
     pub contracts: BTreeMap<String, QueryFn>,
+    /// The contract making the current nested call, if any.
+    pub invoker: Option<String>,
 }
 
 impl Host {
@@ -41,6 +43,7 @@ impl Host {
             time_ms: 0,
             events: Vec::new(),
             contracts: BTreeMap::new(),
+            invoker: None,
         }
     }
 
@@ -110,10 +113,19 @@ pub(crate) mod sys {
     pub fn call(contract: &str, method: &str, args: &str) -> Result<String> {
         let (f, outer) = with(|h| (h.contracts.get(contract).copied(), h.contract.clone()));
         let f = f.ok_or_else(|| Error::not_found(format!("no contract `{contract}`")))?;
-        with(|h| h.contract = contract.to_string());
+        let outer_invoker = with(|h| {
+            h.contract = contract.to_string();
+            h.invoker.replace(outer.clone())
+        });
         let r = f(method, args);
-        with(|h| h.contract = outer);
+        with(|h| {
+            h.contract = outer;
+            h.invoker = outer_invoker;
+        });
         r
+    }
+    pub fn invoker() -> Option<String> {
+        with(|h| h.invoker.clone())
     }
     pub fn log(_message: &str) {}
 }

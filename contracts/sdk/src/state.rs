@@ -87,6 +87,39 @@ pub fn index_page(prefix: &Key, after: Option<&str>, limit: u32) -> (Vec<String>
     (ids, next)
 }
 
+/// One page of an index as a reader may see it: up to `limit` items that
+/// `keep` makes of the ids after `after` (exclusive), scanning as far as it
+/// takes, and the cursor for the next page. The cursor is the id of the last
+/// item returned (only set when more ids follow), so a reader never learns an
+/// id `keep` hid from it: filtering reveals nothing of what it hides.
+pub fn index_page_filtered<T>(
+    prefix: &Key,
+    after: Option<&str>,
+    limit: u32,
+    mut keep: impl FnMut(&str) -> Option<T>,
+) -> (Vec<T>, Option<String>) {
+    let mut out = Vec::new();
+    let mut last_shown: Option<String> = None;
+    let mut cursor = after.map(str::to_string);
+    loop {
+        let (ids, next) = index_page(prefix, cursor.as_deref(), 200);
+        for id in ids {
+            if out.len() >= limit as usize {
+                // At least this id follows the page: the reader may ask for more.
+                return (out, last_shown);
+            }
+            if let Some(item) = keep(&id) {
+                out.push(item);
+                last_shown = Some(id);
+            }
+        }
+        match next {
+            Some(n) => cursor = Some(n),
+            None => return (out, None),
+        }
+    }
+}
+
 /// A page size from a caller's `limit`: `default` when absent, at most `max`.
 pub fn page_limit(limit: Option<u32>, default: u32, max: u32) -> crate::Result<u32> {
     match limit {

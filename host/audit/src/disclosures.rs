@@ -29,7 +29,8 @@ pub struct Line {
     pub tx_index: u32,
     pub tx_id: TxId,
     /// `requested`, `granted`, `denied`, `approved`, `revoked`, `break-glass`,
-    /// `reviewed`, `disclosed` or `refused`.
+    /// `reviewed`, `disclosed`, `audited` (an auditor read the patient's data)
+    /// or `refused`.
     pub kind: String,
     /// Who sought or received access to the patient's data.
     pub who: Party,
@@ -146,7 +147,7 @@ impl Collector {
                 let Ok(p) = serde_json::from_str::<Value>(&e.payload) else { continue };
                 let Some(kind) = e.name.strip_prefix("access.") else { continue };
                 let patient = e.topics.first().cloned().unwrap_or_default();
-                if kind == "disclosed" {
+                if kind == "disclosed" || kind == "audited" {
                     let auth = &p["authorization"];
                     let mut l = base(kind);
                     l.who = Party {
@@ -161,7 +162,8 @@ impl Collector {
                     l.authorization = authorization(auth, l.break_glass);
                     l.outcome = s(&p["outcome"]).unwrap_or_default();
                     l.served_by = s(&p["served_by"]);
-                    l.access_id = s(&auth["access_id"]);
+                    l.access_id = s(&auth["access_id"]).filter(|a| !a.is_empty());
+                    l.record_id = l.record_id.filter(|r| !r.is_empty());
                     lines.push((patient, l));
                     continue;
                 }

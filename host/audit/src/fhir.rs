@@ -67,10 +67,10 @@ pub fn parse_instant(s: &str) -> Result<u64, String> {
 }
 
 /// AuditEvent.action: C(reate) for a request or break-glass, R(ead) for a
-/// disclosure, U(pdate) for decisions on an access.
+/// disclosure or an auditor's read, U(pdate) for decisions on an access.
 fn action(kind: &str) -> &'static str {
     match kind {
-        "disclosed" => "R",
+        "disclosed" | "audited" => "R",
         "requested" | "break-glass" | "granted" | "refused" => "C",
         _ => "U",
     }

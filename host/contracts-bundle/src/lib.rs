@@ -2,7 +2,7 @@
 //!
 //! Built from `contracts/` by this crate's build script: each contract is
 //! compiled for `wasm32-unknown-unknown` and encoded as a component that imports
-//! only `phr:chaincode/host@0.1.0`.
+//! only `phr:chaincode/host@0.2.0`.
 //!
 //! ```
 //! assert!(phr_contracts::CONSENT.starts_with(b"\0asm"));

@@ -104,6 +104,7 @@ fn anchor_args(i: u64) -> String {
 }
 
 fn native(c: &mut Criterion) {
+    // The patient creates her consents and evaluates them (her own data to read).
     let mut host = Host::new("consent", sdk(patient()));
     for (i, args) in consents().iter().enumerate() {
         host.tx_id = tx_id(i as u64 + 1);
@@ -158,7 +159,8 @@ fn vm_memory(c: &mut Criterion) {
     }
     let args = evaluate_args();
     c.bench_function("consent.evaluate/vm-memory", |b| {
-        b.iter(|| run(&consent, Entry::Query, "consent", "evaluate", &args, Caller::anonymous(), 0))
+        // Only the patient (or an auditor, or access-grant) may evaluate their consents.
+        b.iter(|| run(&consent, Entry::Query, "consent", "evaluate", &args, patient(), 0))
     });
     let mut i = 0u64;
     c.bench_function("record-anchor.anchor/vm-memory", |b| {
@@ -172,6 +174,7 @@ fn vm_memory(c: &mut Criterion) {
 fn vm_rocksdb(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let admin = Keypair::generate();
+    let node = Keypair::generate();
     let mut contracts = Vec::new();
     for (name, bytes) in phr_contracts::STANDARD {
         let file = format!("{name}.wasm");
@@ -185,9 +188,10 @@ fn vm_rocksdb(c: &mut Criterion) {
         nodes: vec![NodeInfo {
             id: "node0".into(),
             org: "stmarys".into(),
-            public_key: admin.public_key(),
+            public_key: node.public_key(),
             api_addr: "127.0.0.1:0".into(),
             peer_addr: "127.0.0.1:0".into(),
+            tls_cert_sha256: phr_ledger::Hash32([7; 32]),
         }],
         params: Default::default(),
         contracts,
@@ -213,11 +217,13 @@ fn vm_rocksdb(c: &mut Criterion) {
     }
     exec.apply(&Batch { proposer: "node0".into(), time_ms: 1, attestation: None, txs }, Vec::new()).unwrap();
     let args = json!({"patient": alice.id(), "actor": {"id": "cc".repeat(20), "org": "northclinic", "roles": ["physician"]}, "purpose": "TREAT", "data_class": "lab"}).to_string();
+    // The query runs as the patient, who may evaluate her own consents.
+    let reader = alice.public_key();
     c.bench_function("consent.evaluate/vm-rocksdb", |b| {
         b.iter_batched(
             || (),
             |_| {
-                let out = exec.query("consent", "evaluate", &args).unwrap();
+                let out = exec.query(Some(&reader), "consent", "evaluate", &args).unwrap();
                 assert!(matches!(out.result, CallResult::Ok(ref s) if s.contains("permit")));
             },
             BatchSize::SmallInput,

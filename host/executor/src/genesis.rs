@@ -1,7 +1,7 @@
 //! Block 0 from the genesis, and loading the contracts a store already holds.
 
 use crate::code::CodeCache;
-use crate::identity::{genesis_admin, record_key, IDENTITY};
+use crate::identity::{directory_key, genesis_admin, genesis_node, record_key, IDENTITY};
 use crate::system::{
     code_key, contract_key, genesis_key, node_key, org_key, Approval, ChainPoint, CodeRecord, ContractRecord,
     CONTRACTS_END, CONTRACTS_START, SYSTEM_NS,
@@ -31,10 +31,13 @@ pub(crate) fn commit_genesis(
         w(SYSTEM_NS, org_key(&o.name), json(o));
         for admin in &o.admins {
             w(IDENTITY, record_key(&admin.id().to_hex()), json(&genesis_admin(admin, &o.name)));
+            w(IDENTITY, directory_key(&admin.id().to_hex()), Vec::new());
         }
     }
     for n in &g.nodes {
         w(SYSTEM_NS, node_key(&n.id), json(n));
+        w(IDENTITY, record_key(&n.public_key.id().to_hex()), json(&genesis_node(&n.public_key, &n.org)));
+        w(IDENTITY, directory_key(&n.public_key.id().to_hex()), Vec::new());
     }
     let mut code = Vec::new();
     let genesis_point = ChainPoint { height: 0, tx_index: 0 };

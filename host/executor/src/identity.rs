@@ -13,8 +13,8 @@ use std::collections::BTreeSet;
 /// The namespace and contract name.
 pub const IDENTITY: &str = "identity";
 
-/// Roles only the genesis can give.
-const RESERVED_ROLES: [&str; 2] = ["admin", "auditor"];
+/// Roles only the genesis or the consortium can give.
+const RESERVED_ROLES: [&str; 3] = ["admin", "auditor", "node"];
 
 /// An enrolled identity.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,6 +74,21 @@ fn write<T: Serialize>(env: &mut TxEnv, key: &[u8], v: &T) -> Result<(), HostFau
     native::write(env, IDENTITY, key, v)
 }
 
+/// The directory index: every identity that is not a patient, so that the
+/// consortium's directory can be listed without touching patients.
+pub fn directory_key(id: &str) -> Vec<u8> {
+    format!("dir/{id}").into_bytes()
+}
+
+/// Store an identity record, and list it in the directory unless it is a patient.
+fn store(env: &mut TxEnv, rec: &IdentityRecord) -> Result<(), HostFault> {
+    write(env, &record_key(&rec.id), rec)?;
+    if rec.kind != CallerKind::Patient {
+        env.put(IDENTITY, &directory_key(&rec.id), b"")?;
+    }
+    Ok(())
+}
+
 /// The record a genesis admin key starts with.
 pub fn genesis_admin(key: &PublicKey, org: &str) -> IdentityRecord {
     IdentityRecord {
@@ -82,6 +97,20 @@ pub fn genesis_admin(key: &PublicKey, org: &str) -> IdentityRecord {
         kind: CallerKind::OrgAdmin,
         org: Some(org.to_string()),
         roles: vec!["admin".to_string()],
+        enrolled_at_height: 0,
+        enrolled_by: "genesis".to_string(),
+        revoked: false,
+    }
+}
+
+/// The record a genesis node key starts with: a node (gateway) of its organisation.
+pub fn genesis_node(key: &PublicKey, org: &str) -> IdentityRecord {
+    IdentityRecord {
+        id: key.id().to_hex(),
+        public_key: *key,
+        kind: CallerKind::Node,
+        org: Some(org.to_string()),
+        roles: vec!["node".to_string()],
         enrolled_at_height: 0,
         enrolled_by: "genesis".to_string(),
         revoked: false,
@@ -215,7 +244,23 @@ pub fn invoke(env: &mut TxEnv, call: IdentityCall<'_>, method: &str, args: &str)
                 enrolled_by: call.caller.map(|c| c.id.clone()).unwrap_or_default(),
                 revoked: false,
             };
-            write(env, &record_key(&id), &rec)?;
+            store(env, &rec)?;
+            let e = event("identity.enrolled", vec![id, format!("org:{org}")], &rec);
+            ok(&rec, vec![e])
+        }
+        "enrol_node" => {
+            let a = args!(KeyArg);
+            let Some(org) = admin_org(call.caller) else {
+                return err("unauthorized", "only an organisation admin may enrol a node of its organisation");
+            };
+            let id = a.public_key.id().to_hex();
+            if read::<IdentityRecord>(env, &record_key(&id))?.is_some() {
+                return err("conflict", format!("identity {id} is enrolled already"));
+            }
+            let mut rec = genesis_node(&a.public_key, &org);
+            rec.enrolled_at_height = call.height;
+            rec.enrolled_by = call.caller.map(|c| c.id.clone()).unwrap_or_default();
+            store(env, &rec)?;
             let e = event("identity.enrolled", vec![id, format!("org:{org}")], &rec);
             ok(&rec, vec![e])
         }
@@ -235,7 +280,8 @@ pub fn invoke(env: &mut TxEnv, call: IdentityCall<'_>, method: &str, args: &str)
             let Some(mut rec) = read::<IdentityRecord>(env, &record_key(&id))? else {
                 return err("not-found", format!("no identity {id} is enrolled"));
             };
-            if rec.kind != CallerKind::Practitioner || rec.org.as_deref() != Some(org.as_str()) {
+            let node_revoke = rec.kind == CallerKind::Node && method == "revoke";
+            if !(rec.kind == CallerKind::Practitioner || node_revoke) || rec.org.as_deref() != Some(org.as_str()) {
                 return err("unauthorized", format!("{id} is not a practitioner of {org}"));
             }
             if rec.revoked {
@@ -282,7 +328,7 @@ pub fn invoke(env: &mut TxEnv, call: IdentityCall<'_>, method: &str, args: &str)
                     enrolled_by: "consortium".to_string(),
                     revoked: false,
                 };
-                write(env, &record_key(&id), &rec)?;
+                store(env, &rec)?;
                 env.delete(IDENTITY, &approval_key(&id))?;
                 events.push(event("identity.enrolled", vec![id], &rec));
                 return ok(&rec, events);
@@ -292,7 +338,9 @@ pub fn invoke(env: &mut TxEnv, call: IdentityCall<'_>, method: &str, args: &str)
         }
         other => err(
             "unknown-method",
-            format!("no method `{other}`; methods here: enrol_patient, enrol_practitioner, set_roles, revoke, approve_auditor"),
+            format!(
+                "no method `{other}`; methods here: enrol_patient, enrol_practitioner, enrol_node, set_roles, revoke, approve_auditor"
+            ),
         ),
     }
 }
@@ -311,8 +359,33 @@ struct ListArgs {
     limit: Option<u32>,
 }
 
-/// Execute a read-only identity method.
-pub fn query(env: &mut TxEnv, method: &str, args: &str) -> Result<NativeOutcome, HostFault> {
+/// The event announcing that an auditor read a patient's enrolment (see the
+/// SDK's read rules): the node records it on chain before it answers.
+fn audit_read(patient: &str, what: &str) -> Event {
+    event("audit.read", vec![patient.to_string()], &serde_json::json!({ "patient": patient, "what": what }))
+}
+
+/// Whether `caller` may see `r`: patients are visible to themselves and to
+/// auditors (an auditor's read is announced); the other identities
+/// (practitioners, admins, nodes, auditors) form the consortium's directory,
+/// open to every enrolled caller.
+fn visible(caller: &Caller, r: &IdentityRecord) -> bool {
+    match r.kind {
+        CallerKind::Patient => caller.id == r.id || caller.kind == CallerKind::Auditor,
+        _ => caller.kind != CallerKind::Anonymous,
+    }
+}
+
+/// Execute a read-only identity method as `caller`.
+///
+/// Read rules: `get` and `list` need an enrolled caller. A patient's record is
+/// visible only to the patient and to auditors (recorded); to anyone else it
+/// reads as not enrolled, so nobody learns who is a patient. The other
+/// identities are the consortium's directory, visible to every enrolled caller.
+pub fn query(env: &mut TxEnv, caller: &Caller, method: &str, args: &str) -> Result<NativeOutcome, HostFault> {
+    if caller.kind == CallerKind::Anonymous && matches!(method, "get" | "list") {
+        return err("unauthorized", "only enrolled callers may read identities; sign the request with an enrolled key");
+    }
     match method {
         "get" => {
             let a: IdArg = match parse(method, args) {
@@ -320,8 +393,14 @@ pub fn query(env: &mut TxEnv, method: &str, args: &str) -> Result<NativeOutcome,
                 Err(m) => return err("bad-request", m),
             };
             match read::<IdentityRecord>(env, &record_key(&a.id))? {
-                Some(r) => ok(&r, Vec::new()),
-                None => err("not-found", format!("no identity {} is enrolled", a.id)),
+                Some(r) if visible(caller, &r) => {
+                    let events = match (r.kind, caller.kind) {
+                        (CallerKind::Patient, CallerKind::Auditor) => vec![audit_read(&r.id, "identity.get")],
+                        _ => Vec::new(),
+                    };
+                    ok(&r, events)
+                }
+                _ => err("not-found", format!("no identity {} is enrolled that this caller may see", a.id)),
             }
         }
         "list" => {
@@ -334,26 +413,39 @@ pub fn query(env: &mut TxEnv, method: &str, args: &str) -> Result<NativeOutcome,
                 Some(l) if (1..=1000).contains(&l) => l,
                 Some(_) => return err("bad-request", "`limit` must be between 1 and 1000"),
             };
-            let mut start = b"id/".to_vec();
+            // Auditors page through every identity; everyone else through the
+            // directory index, which holds no patient: a page and its cursor
+            // only ever name identities the caller may see.
+            let auditor = caller.kind == CallerKind::Auditor;
+            let (prefix, end): (&[u8], &[u8]) = if auditor { (b"id/", b"id0") } else { (b"dir/", b"dir0") };
+            let mut start = prefix.to_vec();
             if let Some(after) = &a.after {
                 start.extend_from_slice(after.as_bytes());
                 start.push(0);
             }
-            let mut rows = env.scan(IDENTITY, &start, b"id0", limit + 1)?;
+            let mut rows = env.scan(IDENTITY, &start, end, limit + 1)?;
             let more = rows.len() > limit as usize;
             rows.truncate(limit as usize);
             let mut out = Vec::new();
+            let mut events = Vec::new();
             let mut last = None;
-            for (_, v) in rows {
-                let r: IdentityRecord =
-                    serde_json::from_slice(&v).map_err(|e| HostFault(format!("corrupt identity record: {e}")))?;
+            for (k, _) in rows {
+                let id = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
+                let Some(r) = read::<IdentityRecord>(env, &record_key(&id))? else {
+                    return Err(HostFault(format!("identity directory names {id}, which has no record")));
+                };
                 last = Some(r.id.clone());
-                if a.org.as_ref().is_none_or(|o| r.org.as_ref() == Some(o)) && a.kind.is_none_or(|k| r.kind == k) {
+                let wanted =
+                    a.org.as_ref().is_none_or(|o| r.org.as_ref() == Some(o)) && a.kind.is_none_or(|k| r.kind == k);
+                if wanted && visible(caller, &r) {
+                    if r.kind == CallerKind::Patient && auditor {
+                        events.push(audit_read(&r.id, "identity.list"));
+                    }
                     out.push(r);
                 }
             }
             let next = if more { last } else { None };
-            ok(&serde_json::json!({ "identities": out, "next": next }), Vec::new())
+            ok(&serde_json::json!({ "identities": out, "next": next }), events)
         }
         other => err("unknown-method", format!("no query `{other}`; queries here: get, list")),
     }

@@ -11,7 +11,15 @@ use serde::{Deserialize, Serialize};
 pub enum NodeAction {
     /// Add a node of the admin's organisation as a learner (it catches up, then
     /// can be promoted). Auditors' nodes stay learners.
-    Add { name: String, org: String, public_key: PublicKey, peer_addr: String, api_addr: String },
+    Add {
+        name: String,
+        org: String,
+        public_key: PublicKey,
+        peer_addr: String,
+        api_addr: String,
+        /// SHA-256 of the node's TLS certificate: peers accept no other from it.
+        tls_cert_sha256: crate::Hash32,
+    },
     /// Make a learner of the admin's organisation a voter.
     Promote { name: String },
     /// Remove a node of the admin's organisation.

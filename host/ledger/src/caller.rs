@@ -13,6 +13,9 @@ pub enum CallerKind {
     Practitioner,
     OrgAdmin,
     Auditor,
+    /// A node of the consortium, acting as its organisation's gateway (it
+    /// witnesses disclosures and records audits; it has no admin powers).
+    Node,
 }
 
 /// The signer of a transaction as contracts see it. Contracts may trust every

@@ -27,6 +27,9 @@ pub struct NodeInfo {
     pub api_addr: String,
     /// Node-to-node address, `host:port`.
     pub peer_addr: String,
+    /// SHA-256 of the node's TLS certificate (DER): the only certificate its
+    /// peers accept from it, on its peer links and its API.
+    pub tls_cert_sha256: Hash32,
 }
 
 /// A contract live from the genesis: its name and the SHA-256 of its component,
@@ -201,6 +204,13 @@ impl Genesis {
             }
             if !orgs.contains(n.org.as_str()) {
                 return err(format!("node {} belongs to unknown organisation {}", n.id, n.org));
+            }
+        }
+        // Every key is one identity: a node is not an admin, and no two share a key.
+        let mut keys = BTreeSet::new();
+        for k in self.orgs.iter().flat_map(|o| o.admins.iter()).chain(self.nodes.iter().map(|n| &n.public_key)) {
+            if !keys.insert(k) {
+                return err(format!("key {k} is listed twice (admins and nodes each need their own key)"));
             }
         }
         let mut names = BTreeSet::new();

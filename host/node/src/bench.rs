@@ -38,6 +38,17 @@ pub struct BenchArgs {
     /// threads (the reference for replay, whose signature checks use every core).
     #[arg(long)]
     k256_threads: Option<usize>,
+    /// Plain HTTP on every link instead of TLS (to measure what TLS costs).
+    #[arg(long)]
+    plain: bool,
+    /// While the load runs, flood node0 with this many heavy requests in
+    /// flight (queries, block listings) from one client.
+    #[arg(long, default_value_t = 0)]
+    flood: usize,
+    /// Only measure what authenticating a query costs: signed queries per
+    /// second against the same query with a session token, for this many seconds.
+    #[arg(long)]
+    auth_cost: Option<u64>,
 }
 
 /// Verifications per second of one k256 signature on one core, over `time`.
@@ -94,6 +105,11 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
         println!("{}", json!({"k256_verify_per_s": rate, "threads": threads}));
         return Ok(ExitCode::SUCCESS);
     }
+    if let Some(secs) = a.auth_cost {
+        let out = crate::bench_auth::run(Duration::from_secs(secs.max(1))).await?;
+        println!("{out}");
+        return Ok(ExitCode::SUCCESS);
+    }
     if a.nodes == 0 || a.txs == 0 || a.signers == 0 || a.concurrency == 0 {
         bail!("--nodes, --txs, --signers and --concurrency must be positive");
     }
@@ -103,8 +119,8 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
         Some(d) => d.clone(),
         None => tmp.path().join("network"),
     };
-    let (net, nodes) = netinit::start_local_cluster(&dir, a.nodes, &["bench"], "phr-bench").await?;
-    let clients: Vec<Client> = nodes.iter().map(|n| Client::new(&n.url())).collect();
+    let (net, nodes) = netinit::start_local_cluster(&dir, a.nodes, &["bench"], "phr-bench", a.plain).await?;
+    let clients: Vec<Client> = nodes.iter().map(|n| net.client(&n.url())).collect::<anyhow::Result<_>>()?;
     let client = clients[0].clone();
     let admin = net.admin_key("bench")?;
 
@@ -150,12 +166,50 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
     progress.finish_and_clear();
     let start_height = client.status().await?["height"].as_u64().unwrap_or(0);
 
+    // The flood, if asked for: one client (the admin, who may read everything)
+    // at node0, heavy requests back to back until the load is done.
+    let flood_stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flood_counts = std::sync::Arc::new(parking_lot::Mutex::new(std::collections::BTreeMap::<u16, u64>::new()));
+    let flooders: Vec<_> = (0..a.flood)
+        .map(|t| {
+            let (c, stop, counts) = (clients[0].signed_by(&admin), flood_stop.clone(), flood_counts.clone());
+            tokio::spawn(async move {
+                let body = json!({"contract": "identity", "method": "list", "args": {"limit": 1000}}).to_string();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let rb = if t % 2 == 0 {
+                        c.request(
+                            reqwest::Method::POST,
+                            "/v1/query",
+                            Some(("application/json", body.clone().into_bytes())),
+                        )
+                        .await
+                    } else {
+                        c.request(reqwest::Method::GET, "/v1/blocks?limit=1000", None).await
+                    };
+                    let st = match rb {
+                        Ok(rb) => match rb.send().await {
+                            Ok(r) => {
+                                let st = r.status().as_u16();
+                                let _ = r.bytes().await;
+                                st
+                            }
+                            Err(_) => 0,
+                        },
+                        Err(_) => 0,
+                    };
+                    *counts.lock().entry(st).or_default() += 1;
+                }
+            })
+        })
+        .collect();
+
     // The load: every submission waits for its commit.
     let progress = bar(a.txs, "committing", a.json);
     let started = Instant::now();
     let results = futures::stream::iter(txs.into_iter().enumerate().map(|(i, tx)| {
-        // Spread the submissions over every node, as institutions would.
-        let client = clients[i % clients.len()].clone();
+        // Spread the submissions over every node, as institutions would; each
+        // request is signed by the transaction's signer.
+        let client = clients[i % clients.len()].signed_by(&signers[i % signers.len()]);
         let progress = progress.clone();
         async move {
             let t = Instant::now();
@@ -169,6 +223,12 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
     .await;
     let elapsed = started.elapsed();
     progress.finish_and_clear();
+    flood_stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for f in flooders {
+        let _ = f.await;
+    }
+    let flood: serde_json::Map<String, serde_json::Value> =
+        flood_counts.lock().iter().map(|(st, n)| (st.to_string(), json!(n))).collect();
 
     let failed = results.iter().filter(|(r, _)| !matches!(r, Ok(true))).count();
     if let Some((Err(e), _)) = results.iter().find(|(r, _)| r.is_err()) {
@@ -197,6 +257,9 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
         "k256_verify_per_s_one_core": verify_rate,
         "fraction_of_one_core_verify_rate": tps / verify_rate,
         "concurrency": a.concurrency,
+        "tls": !a.plain,
+        "flood_in_flight": a.flood,
+        "flood_answers_by_status": flood,
         "workload": "record-anchor.anchor, fsync per block, all nodes and the client in one process on this machine",
     });
     if a.json {

@@ -30,6 +30,17 @@ impl std::fmt::Display for ClientError {
 
 impl std::error::Error for ClientError {}
 
+/// A transport error with its causes (a TLS refusal is in the source chain).
+fn describe(e: &reqwest::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(cause) = src {
+        s.push_str(&format!(": {cause}"));
+        src = cause.source();
+    }
+    s
+}
+
 fn reason(status: u16) -> &'static str {
     reqwest::StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or("")
 }
@@ -42,35 +53,152 @@ pub struct Submitted {
     pub receipt: Option<Value>,
 }
 
-/// A client of one node.
+/// A client of one node. With a key ([`Client::signed_by`]) it signs every
+/// request (RFC 9421, see [`crate::auth::scheme`]); without, it reaches only
+/// the public routes. Over `https` it trusts the network's CA only.
 #[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
     base: String,
+    key: Option<Keypair>,
+    /// The chain id, for the signatures' `tag` (read once from `/v1/status`).
+    chain_id: std::sync::Arc<tokio::sync::OnceCell<String>>,
+}
+
+fn unreachable_err(e: impl std::fmt::Display) -> ClientError {
+    ClientError {
+        status: None,
+        code: "unreachable".into(),
+        message: format!("cannot reach the node: {e}"),
+        receipt: None,
+    }
+}
+
+fn now_s() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// A random nonce for a signature.
+pub fn nonce() -> String {
+    use base64::Engine;
+    let mut b = [0u8; 16];
+    rand_core::OsRng.fill_bytes(&mut b);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
 }
 
 impl Client {
-    /// A client of the node at `base` (for example `http://127.0.0.1:7700`).
+    /// A client of the node at `base` (`https://...` or, on a plain demo
+    /// network, `http://...`) trusting no CA: for plain nodes, or to read the
+    /// public routes of a node whose certificate is checked elsewhere.
+    /// Prefer [`Client::with_ca`].
     pub fn new(base: &str) -> Self {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .pool_max_idle_per_host(256)
-            .build()
-            .expect("HTTP client");
-        Client { http, base: base.trim_end_matches('/').to_string() }
+        Self::build(base, None).expect("an HTTP client without a CA always builds")
+    }
+
+    /// A client of the node at `base` trusting the network's CA in `ca` (PEM;
+    /// `None` for a plain demo network).
+    pub fn with_ca(base: &str, ca: Option<&std::path::Path>) -> Result<Self, ClientError> {
+        let ca = match ca {
+            Some(p) => Some(phr_tls::certs::load_ca(p).map_err(|e| ClientError {
+                status: None,
+                code: "bad-ca".into(),
+                message: e.to_string(),
+                receipt: None,
+            })?),
+            None => None,
+        };
+        Self::build(base, ca)
+    }
+
+    fn build(base: &str, ca: Option<rustls::pki_types::CertificateDer<'static>>) -> Result<Self, ClientError> {
+        let mut b = reqwest::Client::builder().connect_timeout(Duration::from_secs(5)).pool_max_idle_per_host(256);
+        if let Some(ca) = ca {
+            let tls = phr_tls::configs::api_client(&ca).map_err(|e| ClientError {
+                status: None,
+                code: "bad-ca".into(),
+                message: e.to_string(),
+                receipt: None,
+            })?;
+            b = b.use_preconfigured_tls(tls);
+        }
+        let http = b.build().map_err(unreachable_err)?;
+        Ok(Client { http, base: base.trim_end_matches('/').to_string(), key: None, chain_id: Default::default() })
+    }
+
+    /// The same client, signing its requests with `key`.
+    pub fn signed_by(&self, key: &Keypair) -> Client {
+        Client { key: Some(key.clone()), ..self.clone() }
+    }
+
+    /// The same client, signing nothing.
+    pub fn anonymous(&self) -> Client {
+        Client { key: None, ..self.clone() }
+    }
+
+    /// The key requests are signed with, if any.
+    pub fn key(&self) -> Option<&Keypair> {
+        self.key.as_ref()
     }
 
     pub fn base(&self) -> &str {
         &self.base
     }
 
-    async fn read(resp: Result<reqwest::Response, reqwest::Error>) -> Result<(u16, Value), ClientError> {
-        let resp = resp.map_err(|e| ClientError {
+    /// The chain id of the node (cached).
+    pub async fn chain_id(&self) -> Result<String, ClientError> {
+        self.chain_id
+            .get_or_try_init(|| async {
+                let st = Self::read(self.http.get(format!("{}/v1/status", self.base)).send().await).await?.1;
+                st["chain_id"].as_str().map(str::to_string).ok_or_else(|| ClientError {
+                    status: None,
+                    code: "bad-response".into(),
+                    message: "the node's status names no chain_id".into(),
+                    receipt: None,
+                })
+            })
+            .await
+            .cloned()
+    }
+
+    /// A request of `method` to `path_and_query` with `body`, signed if the
+    /// client has a key.
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        path_and_query: &str,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Result<reqwest::RequestBuilder, ClientError> {
+        let url = reqwest::Url::parse(&format!("{}{path_and_query}", self.base)).map_err(|e| ClientError {
             status: None,
-            code: "unreachable".into(),
-            message: format!("cannot reach the node: {e}"),
+            code: "bad-url".into(),
+            message: format!("{}{path_and_query}: {e}", self.base),
             receipt: None,
         })?;
+        let bytes = body.as_ref().map(|(_, b)| b.as_slice()).unwrap_or(&[]);
+        let mut rb = self.http.request(method.clone(), url.clone());
+        if let Some(key) = &self.key {
+            let tag = self.chain_id().await?;
+            let digest = crate::auth::scheme::content_digest(bytes);
+            let req = crate::auth::scheme::Request {
+                method: method.as_str(),
+                path: url.path(),
+                query: url.query(),
+                content_digest: &digest,
+            };
+            let h = crate::auth::scheme::sign(key, &req, now_s(), &nonce(), &tag);
+            rb = rb
+                .header("content-digest", h.content_digest)
+                .header("signature-input", h.signature_input)
+                .header("signature", h.signature);
+        }
+        if let Some((ct, b)) = body {
+            rb = rb.header("content-type", ct).body(b);
+        }
+        Ok(rb)
+    }
+
+    async fn read(resp: Result<reqwest::Response, reqwest::Error>) -> Result<(u16, Value), ClientError> {
+        let resp = resp.map_err(|e| unreachable_err(describe(&e)))?;
         let status = resp.status().as_u16();
         let text = resp.text().await.map_err(|e| ClientError {
             status: Some(status),
@@ -92,26 +220,28 @@ impl Client {
     }
 
     async fn get(&self, path: &str) -> Result<Value, ClientError> {
-        Self::read(self.http.get(format!("{}{path}", self.base)).send().await).await.map(|(_, v)| v)
+        let rb = self.request(reqwest::Method::GET, path, None).await?;
+        Self::read(rb.send().await).await.map(|(_, v)| v)
+    }
+
+    /// `POST path` with a JSON body.
+    pub async fn post_json(&self, path: &str, body: &Value) -> Result<Value, ClientError> {
+        let bytes = body.to_string().into_bytes();
+        let rb = self.request(reqwest::Method::POST, path, Some(("application/json", bytes))).await?;
+        Self::read(rb.send().await).await.map(|(_, v)| v)
     }
 
     /// `GET path` as bytes (`Ok(None)` for 404), for the binary routes.
     pub async fn get_bytes(&self, path: &str) -> Result<Option<Vec<u8>>, ClientError> {
-        let resp = self.http.get(format!("{}{path}", self.base)).timeout(Duration::from_secs(120)).send().await;
-        let unreachable = |e: reqwest::Error| ClientError {
-            status: None,
-            code: "unreachable".into(),
-            message: format!("cannot reach the node: {e}"),
-            receipt: None,
-        };
-        let resp = resp.map_err(unreachable)?;
+        let rb = self.request(reqwest::Method::GET, path, None).await?;
+        let resp = rb.timeout(Duration::from_secs(120)).send().await.map_err(|e| unreachable_err(describe(&e)))?;
         if resp.status().as_u16() == 404 {
             return Ok(None);
         }
         if !resp.status().is_success() {
             return Self::read(Ok(resp)).await.map(|_| None);
         }
-        Ok(Some(resp.bytes().await.map_err(unreachable)?.to_vec()))
+        Ok(Some(resp.bytes().await.map_err(unreachable_err)?.to_vec()))
     }
 
     /// `GET path` as JSON.
@@ -142,23 +272,32 @@ impl Client {
     /// `POST /v1/admin/nodes`: a signed membership command. Adding a node waits
     /// until it has caught up, so this may take a while.
     pub async fn admin_nodes(&self, cmd: &phr_ledger::AdminCommand) -> Result<Value, ClientError> {
-        let url = format!("{}/v1/admin/nodes", self.base);
-        let req = self.http.post(url).timeout(Duration::from_secs(600)).json(cmd);
+        let body = serde_json::to_vec(cmd).expect("commands serialize");
+        let req = self
+            .request(reqwest::Method::POST, "/v1/admin/nodes", Some(("application/json", body)))
+            .await?
+            .timeout(Duration::from_secs(600));
         Self::read(req.send().await).await.map(|(_, v)| v)
     }
 
     /// `POST /v1/txs`, as JSON; with `wait`, returns the receipt once committed.
     /// A committed transaction that failed is an error carrying its receipt.
+    /// The request is signed with the client's key ([`Client::signed_by`]),
+    /// which need not be the transaction's signer.
     pub async fn submit(&self, tx: &SignedTx, wait: bool) -> Result<Submitted, ClientError> {
-        let url = format!("{}/v1/txs?wait={wait}", self.base);
-        let (_, body) = Self::read(self.http.post(url).json(tx).send().await).await?;
+        let body = serde_json::to_vec(tx).expect("transactions serialize");
+        let req = self
+            .request(reqwest::Method::POST, &format!("/v1/txs?wait={wait}"), Some(("application/json", body)))
+            .await?;
+        let (_, body) = Self::read(req.send().await).await?;
         Ok(Self::submitted(body))
     }
 
     /// `POST /v1/txs` with the canonical bytes.
     pub async fn submit_raw(&self, bytes: Vec<u8>, wait: bool) -> Result<Submitted, ClientError> {
-        let url = format!("{}/v1/txs?wait={wait}", self.base);
-        let req = self.http.post(url).header("content-type", "application/octet-stream").body(bytes);
+        let req = self
+            .request(reqwest::Method::POST, &format!("/v1/txs?wait={wait}"), Some(("application/octet-stream", bytes)))
+            .await?;
         let (_, body) = Self::read(req.send().await).await?;
         Ok(Self::submitted(body))
     }
@@ -171,11 +310,7 @@ impl Client {
 
     /// `POST /v1/query`; returns the contract's result.
     pub async fn query(&self, contract: &str, method: &str, args: &Value) -> Result<Value, ClientError> {
-        let url = format!("{}/v1/query", self.base);
-        let (_, body) = Self::read(
-            self.http.post(url).json(&json!({"contract": contract, "method": method, "args": args})).send().await,
-        )
-        .await?;
+        let body = self.post_json("/v1/query", &json!({"contract": contract, "method": method, "args": args})).await?;
         Ok(body["result"].clone())
     }
 
@@ -194,10 +329,11 @@ impl Client {
         Ok(sign(key, &chain_id, height + ttl, contract, method, args))
     }
 
-    /// Sign and submit, waiting for the commit.
+    /// Sign with `key` and submit (the request signed with `key` too), waiting
+    /// for the commit.
     pub async fn call(&self, key: &Keypair, contract: &str, method: &str, args: Value) -> Result<Value, ClientError> {
         let tx = self.sign(key, contract, method, &args, 100).await?;
-        let s = self.submit(&tx, true).await?;
+        let s = self.signed_by(key).submit(&tx, true).await?;
         s.receipt.ok_or_else(|| ClientError {
             status: Some(202),
             code: "pending".into(),
@@ -212,19 +348,21 @@ impl Client {
         topic: Option<&str>,
         from_height: Option<u64>,
     ) -> Result<impl Stream<Item = Value>, ClientError> {
-        let mut url = format!("{}/v1/events?", self.base);
+        let mut path = "/v1/events".to_string();
+        let mut q = Vec::new();
         if let Some(t) = topic {
-            url.push_str(&format!("topic={t}&"));
+            q.push(format!("topic={t}"));
         }
         if let Some(h) = from_height {
-            url.push_str(&format!("from_height={h}"));
+            q.push(format!("from_height={h}"));
         }
-        let resp = self.http.get(url).send().await.map_err(|e| ClientError {
-            status: None,
-            code: "unreachable".into(),
-            message: e.to_string(),
-            receipt: None,
-        })?;
+        if !q.is_empty() {
+            path = format!("{path}?{}", q.join("&"));
+        }
+        let resp = self.request(reqwest::Method::GET, &path, None).await?.send().await.map_err(unreachable_err)?;
+        if !resp.status().is_success() {
+            return Err(Self::read(Ok(resp)).await.err().unwrap_or_else(|| unreachable_err("unexpected answer")));
+        }
         use eventsource_stream::Eventsource;
         Ok(resp.bytes_stream().eventsource().filter_map(|ev| async move {
             let ev = ev.ok()?;

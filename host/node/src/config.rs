@@ -19,6 +19,20 @@ pub struct BlockOverrides {
     pub timeout_ms: Option<u32>,
 }
 
+/// The node's TLS files (relative to `node.toml`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFiles {
+    /// This node's certificate (PEM), issued by the consortium CA; its
+    /// SHA-256 must be the one the genesis (or the command that added the
+    /// node) pins.
+    pub cert: PathBuf,
+    /// Its private key (PEM).
+    pub key: PathBuf,
+    /// The consortium CA certificate (PEM).
+    pub ca: PathBuf,
+}
+
 /// The contents of `node.toml`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -46,9 +60,21 @@ pub struct NodeConfig {
     /// Cache of compiled contract code (default: `<data_dir>/compiled`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compile_cache: Option<PathBuf>,
-    /// Transactions that may wait for a block before submissions are refused.
+    /// Transactions that may wait for a block before submissions are refused...
     #[serde(default = "default_mempool")]
     pub mempool_capacity: usize,
+    /// ...and how many bytes of them.
+    #[serde(default = "default_mempool_bytes")]
+    pub mempool_max_bytes: usize,
+    /// TLS for the API and mutual TLS between peers.
+    pub tls: TlsFiles,
+    /// Serve the API and the peer links as plain HTTP instead of TLS. Only for a
+    /// demo on loopback: the node refuses it for any other address.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub insecure_plain_http: bool,
+    /// Rate, concurrency and stream limits at the API's edge.
+    #[serde(default)]
+    pub limits: crate::api::limits::LimitSettings,
     #[serde(default)]
     pub block: BlockOverrides,
     /// For a node added after the genesis: its peer address as the others reach
@@ -82,7 +108,26 @@ fn default_mempool() -> usize {
     100_000
 }
 
+fn default_mempool_bytes() -> usize {
+    256 << 20
+}
+
+/// Whether `host:port` names a loopback address.
+pub fn is_loopback(addr: &str) -> bool {
+    let host = addr.rsplit_once(':').map(|(h, _)| h).unwrap_or(addr).trim_start_matches('[').trim_end_matches(']');
+    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
 impl NodeConfig {
+    /// The scheme of this node's API: `https`, or `http` on a plain demo.
+    pub fn scheme(&self) -> &'static str {
+        if self.insecure_plain_http {
+            "http"
+        } else {
+            "https"
+        }
+    }
+
     /// Read `node.toml` and make its paths absolute.
     pub fn load(path: &Path) -> anyhow::Result<NodeConfig> {
         let text =
@@ -101,6 +146,9 @@ impl NodeConfig {
         self.genesis = abs(&self.genesis);
         self.key_file = abs(&self.key_file);
         self.data_dir = abs(&self.data_dir);
+        self.tls.cert = abs(&self.tls.cert);
+        self.tls.key = abs(&self.tls.key);
+        self.tls.ca = abs(&self.tls.ca);
         self.compile_cache = Some(match &self.compile_cache {
             Some(p) => abs(p),
             None => self.data_dir.join("compiled"),
@@ -111,8 +159,24 @@ impl NodeConfig {
     }
 
     fn check(&self) -> anyhow::Result<()> {
-        if self.mempool_capacity == 0 {
-            bail!("mempool_capacity must be positive");
+        if self.mempool_capacity == 0 || self.mempool_max_bytes == 0 {
+            bail!("mempool_capacity and mempool_max_bytes must be positive");
+        }
+        self.limits.check().map_err(anyhow::Error::msg)?;
+        if self.insecure_plain_http {
+            for (what, addr) in [
+                ("api_addr", Some(&self.api_addr)),
+                ("peer_addr", self.peer_addr.as_ref()),
+                ("peer_listen", self.peer_listen.as_ref()),
+            ] {
+                if let Some(a) = addr {
+                    if !is_loopback(a) {
+                        bail!(
+                            "insecure_plain_http is only for a demo on loopback, but {what} is {a}; remove it to serve TLS"
+                        );
+                    }
+                }
+            }
         }
         for (what, addr) in [
             ("api_addr", Some(&self.api_addr)),

@@ -167,7 +167,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let tmp = tempfile::tempdir()?;
     let dir = args.dir.clone().unwrap_or_else(|| tmp.path().join("network"));
     let (net, node) = netinit::start_local(&dir, &["stmarys", "northclinic", "citylab"], "phr-demo").await?;
-    let client = Client::new(&node.url());
+    let client = net.client(&node.url())?;
 
     println!("PHR Ledger demo");
     println!("  a one-node network on {} (chain {}, data in {})", node.url(), net.genesis.chain_id, dir.display());
@@ -253,7 +253,17 @@ async fn story(net: &netinit::Network, client: Client) -> anyhow::Result<Vec<Str
 
     // Alice follows everything that concerns her, from before her first step.
     let (tx, rx) = mpsc::unbounded_channel();
-    let stream = client.events(Some(&a), None).await.context("subscribe to Alice's events")?;
+    // Alice's stream is signed by Alice: nobody else may follow her topic.
+    let stream = client.signed_by(&alice).events(Some(&a), None).await;
+    let stream = match stream {
+        Ok(s) => s,
+        // Before she enrols her key is unknown; she subscribes right after.
+        Err(e) if e.status == Some(401) => {
+            client.call(&alice, "identity", "enrol_patient", json!({})).await.context("Alice enrols")?;
+            client.signed_by(&alice).events(Some(&a), Some(0)).await.context("subscribe to Alice's events")?
+        }
+        Err(e) => return Err(e).context("subscribe to Alice's events"),
+    };
     let follower = tokio::spawn(async move {
         futures::pin_mut!(stream);
         while let Some(ev) = stream.next().await {
@@ -264,14 +274,14 @@ async fn story(net: &netinit::Network, client: Client) -> anyhow::Result<Vec<Str
     });
     let mut s = Story { client, events: rx, cast, step: 0, txs: 0, refusals: 0, seen_events: 0 };
 
-    s.step("Alice enrols herself as a patient with her own key");
-    let r = s.ok(&alice, "identity", "enrol_patient", json!({})).await?;
-    s.say(format!(
-        "patient id {} (block {}); no name, no health data on chain",
-        r["result"]["id"].as_str().unwrap_or("?"),
-        r["height"]
-    ));
+    s.step("Alice enrols herself as a patient with her own key, and follows her own event stream");
+    s.txs += 1;
+    s.say(format!("patient id {a}; no name, no health data on chain; every request she sends is signed with her key"));
     s.stream(&["identity.enrolled"]).await?;
+    match s.client.anonymous().events(Some(&a), None).await {
+        Err(e) if e.status == Some(401) => s.say("an unsigned client asking for Alice's stream: refused (401)"),
+        other => bail!("an unsigned client should not follow Alice's stream, got {:?}", other.err()),
+    }
 
     s.step("Organisation admins enrol their practitioners with roles");
     for (admin, key, who, roles) in [
@@ -314,6 +324,14 @@ async fn story(net: &netinit::Network, client: Client) -> anyhow::Result<Vec<Str
     s.say(format!("consent {consent_id} (FHIR-shaped: base decision deny, one permit provision)"));
     let m = s.refused(&bob, "consent", "revoke", json!({"id": consent_id}), "unauthorized").await?;
     s.say(format!("Dr Bob tries to revoke Alice's consent: refused ({m})"));
+    match s.client.signed_by(&bob).query("consent", "list", &json!({"patient": a})).await {
+        Err(e) if e.status == Some(403) => {
+            s.say(format!("Dr Bob tries to read Alice's consents: refused ({})", e.message))
+        }
+        other => bail!("Dr Bob should not read Alice's consents, got {other:?}"),
+    }
+    let mine = s.client.signed_by(&alice).query("consent", "list", &json!({"patient": a})).await?;
+    s.say(format!("Alice reads her own consents: {} active", mine["consents"].as_array().map_or(0, |c| c.len())));
     s.stream(&["consent.created"]).await?;
 
     s.step("Dr Bob anchors Alice's blood test at St Mary's");
@@ -355,6 +373,7 @@ async fn story(net: &netinit::Network, client: Client) -> anyhow::Result<Vec<Str
     s.step("St Mary's checks the grant, serves the document, and the disclosure is logged");
     let check = s
         .client
+        .signed_by(&carol)
         .query("access-grant", "check", &json!({"grantee": carol.id().to_hex(), "patient": a, "record_id": record_id}))
         .await?;
     if check["allowed"] != true {
@@ -362,6 +381,7 @@ async fn story(net: &netinit::Network, client: Client) -> anyhow::Result<Vec<Str
     }
     let verified = s
         .client
+        .signed_by(&bob)
         .query("record-anchor", "verify", &json!({"record_id": record_id, "sha256": sha_hex(document)}))
         .await?;
     s.say(format!(
@@ -443,7 +463,11 @@ async fn story(net: &netinit::Network, client: Client) -> anyhow::Result<Vec<Str
     s.ok(&bob, "record-anchor", "amend", json!({"record_id": record_id, "sha256": v2, "reason": "units corrected"}))
         .await?;
     s.ok(&bob, "record-anchor", "dispose", json!({"record_id": record_id, "reason": "retention period over"})).await?;
-    let v = s.client.query("record-anchor", "verify", &json!({"record_id": record_id, "sha256": v1})).await?;
+    let v = s
+        .client
+        .signed_by(&bob)
+        .query("record-anchor", "verify", &json!({"record_id": record_id, "sha256": v1}))
+        .await?;
     s.say(format!(
         "the original document still verifies as version {} of a {} record: the data is shredded, the hashes stay",
         v["matched_version"],
@@ -452,12 +476,15 @@ async fn story(net: &netinit::Network, client: Client) -> anyhow::Result<Vec<Str
     s.stream(&["record.amended", "record.disposed"]).await?;
 
     s.step("Alice's accounting of disclosures");
-    let log = s.client.query("access-grant", "disclosures", &json!({"patient": a})).await?;
+    let log = s.client.signed_by(&alice).query("access-grant", "disclosures", &json!({"patient": a})).await?;
     let entries = log["disclosures"].as_array().cloned().unwrap_or_default();
     for e in &entries {
         let review = if e["authorization"]["break_glass"] == true {
-            let acc =
-                s.client.query("access-grant", "get", &json!({"access_id": e["authorization"]["access_id"]})).await?;
+            let acc = s
+                .client
+                .signed_by(&alice)
+                .query("access-grant", "get", &json!({"access_id": e["authorization"]["access_id"]}))
+                .await?;
             format!(" (review: {})", acc["review"]["status"].as_str().unwrap_or("?"))
         } else {
             String::new()

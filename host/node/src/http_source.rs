@@ -17,8 +17,10 @@ fn source(e: impl std::fmt::Display) -> AuditError {
 }
 
 impl HttpSource {
-    pub fn new(url: &str, rt: Handle) -> Self {
-        HttpSource { client: Client::new(url), rt }
+    /// The node `client` talks to (signed by a chain reader: an auditor, or
+    /// an admin of the node's organisation).
+    pub fn new(client: Client, rt: Handle) -> Self {
+        HttpSource { client, rt }
     }
 }
 

@@ -12,7 +12,9 @@
 //! ```
 
 pub mod api;
+pub mod auth;
 pub mod bench;
+pub mod bench_auth;
 pub mod cli;
 pub mod client;
 pub mod config;

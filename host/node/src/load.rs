@@ -15,9 +15,12 @@ use std::time::{Duration, Instant};
 #[derive(clap::Args)]
 pub struct LoadArgs {
     /// API URLs of the nodes to submit to, round-robin (repeatable; default
-    /// PHR_NODE or http://127.0.0.1:7700).
+    /// PHR_NODE or https://127.0.0.1:7700).
     #[arg(long = "node")]
     nodes: Vec<String>,
+    /// The network's CA certificate (`ca.pem`); also PHR_CA.
+    #[arg(long, env = "PHR_CA")]
+    ca: Option<std::path::PathBuf>,
     /// Submissions in flight at once, each waiting for its commit.
     #[arg(long, default_value_t = 8)]
     concurrency: usize,
@@ -48,7 +51,8 @@ pub async fn run(a: LoadArgs) -> anyhow::Result<ExitCode> {
     if a.concurrency == 0 {
         bail!("--concurrency must be positive");
     }
-    let clients: Vec<Client> = nodes.iter().map(|n| Client::new(n)).collect();
+    let clients: Vec<Client> =
+        nodes.iter().map(|n| crate::cli::conn::client(n, a.ca.as_deref())).collect::<anyhow::Result<_>>()?;
     let st = clients[0].status().await?;
     let chain = st["chain_id"].as_str().unwrap_or_default().to_string();
     let tally = Arc::new(parking_lot::Mutex::new(Tally::default()));
@@ -76,7 +80,7 @@ pub async fn run(a: LoadArgs) -> anyhow::Result<ExitCode> {
                 let (key, n) = patient.as_mut().expect("enrolled above");
                 *n += 1;
                 let tx = sign(key, &chain, u64::MAX, "consent", "create", &json!({"decision": "permit"}));
-                let r = client.submit(&tx, true).await;
+                let r = client.signed_by(key).submit(&tx, true).await;
                 let sec = started.elapsed().as_secs();
                 let mut t = tally.lock();
                 match r {

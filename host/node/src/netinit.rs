@@ -1,6 +1,6 @@
 //! `phr network init`: a genesis, keys and node configs for a new network.
 
-use crate::config::{BlockOverrides, NodeConfig};
+use crate::config::{BlockOverrides, NodeConfig, TlsFiles};
 use anyhow::{bail, Context};
 use phr_ledger::{is_valid_name, ChainParams, Genesis, GenesisContract, Keypair, NodeInfo, Org};
 use std::io::Write;
@@ -20,6 +20,8 @@ pub struct InitOptions {
     /// Contracts beyond the standard three: (name, component file).
     pub extra_contracts: Vec<(String, PathBuf)>,
     pub params: ChainParams,
+    /// Serve plain HTTP instead of TLS (only on loopback, for a demo).
+    pub insecure_plain_http: bool,
 }
 
 impl Default for InitOptions {
@@ -33,6 +35,7 @@ impl Default for InitOptions {
             base_port: 7700,
             extra_contracts: Vec::new(),
             params: ChainParams::default(),
+            insecure_plain_http: false,
         }
     }
 }
@@ -67,6 +70,24 @@ pub fn write_key(path: &Path, key: &Keypair, label: &str) -> anyhow::Result<()> 
     Ok(())
 }
 
+/// The TLS files of a node, as `network init` and `add-node` lay them out.
+fn default_tls() -> TlsFiles {
+    TlsFiles { cert: PathBuf::from("tls.pem"), key: PathBuf::from("tls.key"), ca: PathBuf::from("../ca.pem") }
+}
+
+/// Certify node `id` (reachable at `host`, `localhost` and its id) into its
+/// directory; the certificate's fingerprint.
+fn issue_cert(ca: &phr_tls::certs::Ca, dir: &Path, id: &str, host: &str) -> anyhow::Result<phr_ledger::Hash32> {
+    let mut hosts = vec![host.to_string(), "localhost".to_string()];
+    if host != "127.0.0.1" {
+        hosts.push("127.0.0.1".to_string());
+    }
+    let cert = ca.issue(id, &hosts)?;
+    phr_tls::certs::write(&dir.join("tls.pem"), &cert.cert_pem, false)?;
+    phr_tls::certs::write(&dir.join("tls.key"), &cert.key_pem, true)?;
+    Ok(cert.fingerprint())
+}
+
 /// Create the network directory.
 pub fn init(o: &InitOptions) -> anyhow::Result<Network> {
     if o.nodes == 0 || o.nodes > 64 {
@@ -82,6 +103,9 @@ pub fn init(o: &InitOptions) -> anyhow::Result<Network> {
     }
     if o.out.join("genesis.json").exists() {
         bail!("{} already holds a network (genesis.json); choose another directory or remove it", o.out.display());
+    }
+    if o.insecure_plain_http && !crate::config::is_loopback(&format!("{}:1", o.host)) {
+        bail!("plain HTTP is only for a demo on loopback; --host {} is not a loopback address", o.host);
     }
     std::fs::create_dir_all(o.out.join("contracts"))?;
     std::fs::create_dir_all(o.out.join("keys"))?;
@@ -112,6 +136,14 @@ pub fn init(o: &InitOptions) -> anyhow::Result<Network> {
         admin_keys.push((name.clone(), path));
     }
 
+    // The consortium CA: it certifies every node's TLS certificate, whose
+    // fingerprint the genesis pins. Its key stays here, to certify nodes added
+    // later; it never goes to a node.
+    let chain_id = o.chain_id.clone().unwrap_or_else(|| format!("phr-{}", &Keypair::generate().id().to_hex()[..8]));
+    let ca = phr_tls::certs::Ca::generate(&chain_id)?;
+    phr_tls::certs::write(&o.out.join("ca.pem"), ca.cert_pem(), false)?;
+    phr_tls::certs::write(&o.out.join("keys").join("ca.key"), &ca.key_pem(), true)?;
+
     // With base port 0, every address gets a port free now, so that nodes can
     // name each other in the genesis.
     let port = |i: usize, offset: u16| -> anyhow::Result<u16> {
@@ -131,12 +163,14 @@ pub fn init(o: &InitOptions) -> anyhow::Result<Network> {
         write_key(&dir.join("node.key"), &k, &id)?;
         let api_addr = format!("{}:{}", o.host, port(i, 0)?);
         let peer_addr = format!("{}:{}", o.host, port(i, 100)?);
+        let cert = issue_cert(&ca, &dir, &id, &o.host)?;
         nodes.push(NodeInfo {
             id: id.clone(),
             org: o.orgs[i % o.orgs.len()].clone(),
             public_key: k.public_key(),
             api_addr: api_addr.clone(),
             peer_addr,
+            tls_cert_sha256: cert,
         });
         let cfg = NodeConfig {
             node_id: id.clone(),
@@ -148,6 +182,10 @@ pub fn init(o: &InitOptions) -> anyhow::Result<Network> {
             verify_store: true,
             compile_cache: None,
             mempool_capacity: 100_000,
+            mempool_max_bytes: 256 << 20,
+            tls: default_tls(),
+            insecure_plain_http: o.insecure_plain_http,
+            limits: Default::default(),
             block: BlockOverrides::default(),
             peer_addr: None,
             peer_listen: None,
@@ -164,7 +202,6 @@ pub fn init(o: &InitOptions) -> anyhow::Result<Network> {
         node_configs.push(path);
     }
 
-    let chain_id = o.chain_id.clone().unwrap_or_else(|| format!("phr-{}", &Keypair::generate().id().to_hex()[..8]));
     let genesis_time_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as u64;
     let genesis = Genesis {
         chain_id,
@@ -181,6 +218,17 @@ pub fn init(o: &InitOptions) -> anyhow::Result<Network> {
 }
 
 impl Network {
+    /// The network's CA certificate, which clients trust.
+    pub fn ca_path(&self) -> PathBuf {
+        self.dir.join("ca.pem")
+    }
+
+    /// A client of the node at `url` of this network, trusting its CA.
+    pub fn client(&self, url: &str) -> anyhow::Result<crate::client::Client> {
+        let ca = if url.starts_with("https://") { Some(self.ca_path()) } else { None };
+        Ok(crate::client::Client::with_ca(url, ca.as_deref())?)
+    }
+
     /// The admin key of `org`.
     pub fn admin_key(&self, org: &str) -> anyhow::Result<phr_ledger::Keypair> {
         let (_, path) = self
@@ -200,17 +248,19 @@ pub async fn start_local(
     orgs: &[&str],
     chain_id: &str,
 ) -> anyhow::Result<(Network, crate::server::RunningNode)> {
-    let (net, mut nodes) = start_local_cluster(dir, 1, orgs, chain_id).await?;
+    let (net, mut nodes) = start_local_cluster(dir, 1, orgs, chain_id, false).await?;
     Ok((net, nodes.remove(0)))
 }
 
-/// Create an `n`-node network in `dir` with free loopback ports, start every
-/// node in this process, and wait until the group can commit.
+/// Create an `n`-node network in `dir` with free loopback ports (TLS, or
+/// plain HTTP if `plain`), start every node in this process, and wait until
+/// the group can commit.
 pub async fn start_local_cluster(
     dir: &Path,
     n: usize,
     orgs: &[&str],
     chain_id: &str,
+    plain: bool,
 ) -> anyhow::Result<(Network, Vec<crate::server::RunningNode>)> {
     let net = init(&InitOptions {
         out: dir.to_path_buf(),
@@ -218,6 +268,7 @@ pub async fn start_local_cluster(
         orgs: orgs.iter().map(|o| o.to_string()).collect(),
         chain_id: Some(chain_id.to_string()),
         base_port: 0,
+        insecure_plain_http: plain,
         ..Default::default()
     })?;
     let mut nodes = Vec::new();
@@ -281,15 +332,29 @@ pub fn add_node(
             public_key: key.public_key.to_hex(),
             peer_addr: g.map(|n| n.peer_addr.clone()).or(cfg.peer_addr.clone()).unwrap_or_default(),
             api_addr: cfg.api_addr.clone(),
+            tls_cert_sha256: match g {
+                Some(n) => n.tls_cert_sha256.to_hex(),
+                None => {
+                    phr_tls::certs::Identity::load(&cfg.tls.cert, &cfg.tls.key, &cfg.tls.ca)?.fingerprint().to_hex()
+                }
+            },
         });
     }
     known_peers.sort_by(|a, b| a.name.cmp(&b.name));
     let port = |p: u16| if p == 0 { free_port(host) } else { Ok(p) };
     let api_addr = format!("{host}:{}", port(api_port)?);
     let peer_addr = format!("{host}:{}", port(peer_port)?);
+    let ca_key = network_dir.join("keys").join("ca.key");
+    let ca = phr_tls::certs::Ca::load(&genesis.chain_id, &network_dir.join("ca.pem"), &ca_key)
+        .with_context(|| format!("the consortium CA certifies the new node: {} is needed", ca_key.display()))?;
     std::fs::create_dir_all(&dir)?;
     let k = Keypair::generate();
     write_key(&dir.join("node.key"), &k, name)?;
+    let cert = issue_cert(&ca, &dir, name, host)?;
+    let plain = std::fs::read_dir(network_dir)?
+        .flatten()
+        .filter_map(|e| NodeConfig::load(&e.path().join("node.toml")).ok())
+        .any(|c| c.insecure_plain_http);
     let cfg = NodeConfig {
         node_id: name.to_string(),
         genesis: PathBuf::from("../genesis.json"),
@@ -300,6 +365,10 @@ pub fn add_node(
         verify_store: true,
         compile_cache: None,
         mempool_capacity: 100_000,
+        mempool_max_bytes: 256 << 20,
+        tls: default_tls(),
+        insecure_plain_http: plain,
+        limits: Default::default(),
         block: BlockOverrides::default(),
         peer_addr: Some(peer_addr.clone()),
         peer_listen: None,
@@ -319,6 +388,7 @@ pub fn add_node(
         public_key: k.public_key().to_hex(),
         peer_addr,
         api_addr,
+        tls_cert_sha256: cert.to_hex(),
     };
     Ok(AddedNode { config: path, node })
 }

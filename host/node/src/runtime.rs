@@ -4,7 +4,7 @@
 use crate::metrics::Metrics;
 use parking_lot::Mutex;
 use phr_executor::{AppliedBlock, Executor, Rejection};
-use phr_ledger::{Attestation, Batch, Canonical, Event, Receipt, SignedTx, TxId};
+use phr_ledger::{Attestation, Batch, Canonical, Event, Keypair, Receipt, SignedTx, TxBody, TxId};
 use phr_orderer::raft::server::{ForwardSink, Forwarded};
 use phr_orderer::raft::RaftSequencer;
 use phr_orderer::{BatchApplier, Mempool, MempoolError};
@@ -21,10 +21,18 @@ pub struct Committed {
     pub receipt: Receipt,
 }
 
-/// One client's wait for a transaction, to cancel only that one.
+/// One client's wait for a transaction. Dropping it (the client gave up,
+/// timed out or went away) releases the wait; other clients' waits stay.
 pub struct WaitTicket {
     id: TxId,
     ticket: u64,
+    waiters: Arc<Waiters>,
+}
+
+impl Drop for WaitTicket {
+    fn drop(&mut self) {
+        self.waiters.forget(self.id, self.ticket);
+    }
 }
 
 /// A ticket number and the channel that tells its holder of the commit.
@@ -38,23 +46,32 @@ pub struct Waiters {
 }
 
 impl Waiters {
-    /// Be told when `id` commits. Register before the transaction can commit.
-    pub fn register(&self, id: TxId) -> (WaitTicket, oneshot::Receiver<Arc<Committed>>) {
+    /// Be told when `id` commits. Register before the transaction can commit;
+    /// keep the ticket while waiting.
+    pub fn register(self: &Arc<Self>, id: TxId) -> (WaitTicket, oneshot::Receiver<Arc<Committed>>) {
         let (tx, rx) = oneshot::channel();
         let ticket = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.map.lock().entry(id).or_default().push((ticket, tx));
-        (WaitTicket { id, ticket }, rx)
+        (WaitTicket { id, ticket, waiters: self.clone() }, rx)
     }
 
-    /// Stop this wait (its submission failed); other clients' waits stay.
-    pub fn forget(&self, t: WaitTicket) {
+    fn forget(&self, id: TxId, ticket: u64) {
         let mut map = self.map.lock();
-        if let Some(list) = map.get_mut(&t.id) {
-            list.retain(|(n, _)| *n != t.ticket);
+        if let Some(list) = map.get_mut(&id) {
+            list.retain(|(n, _)| *n != ticket);
             if list.is_empty() {
-                map.remove(&t.id);
+                map.remove(&id);
             }
         }
+    }
+
+    /// How many waits are open (for tests and metrics).
+    pub fn len(&self) -> usize {
+        self.map.lock().values().map(Vec::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     fn complete(&self, id: &TxId, c: Arc<Committed>) {
@@ -175,7 +192,7 @@ impl ForwardSink for ForwardedTxs {
                 match self.mempool.push(id, tx, size) {
                     Ok(()) => Forwarded::Queued,
                     Err(MempoolError::Pending(_)) => Forwarded::AlreadyQueued,
-                    Err(MempoolError::Full(_)) => Forwarded::Busy,
+                    Err(MempoolError::Full(_) | MempoolError::FullBytes(_)) => Forwarded::Busy,
                 }
             })
             .collect()
@@ -185,6 +202,13 @@ impl ForwardSink for ForwardedTxs {
 /// One running node, shared by the API handlers.
 pub struct Node {
     pub id: String,
+    /// The organisation this node belongs to.
+    pub org: String,
+    /// The node's own identity: it signs what the node records on chain as a
+    /// witness (an auditor's reads).
+    pub key: Keypair,
+    /// Credentials, limits and body sizes at the API's edge.
+    pub edge: crate::api::guard::Edge,
     pub exec: Arc<Executor>,
     pub mempool: Arc<Mempool>,
     pub sequencer: Arc<RaftSequencer>,
@@ -196,7 +220,58 @@ pub struct Node {
     pub election_timeout_ms: u64,
 }
 
+/// Why the node could not commit a transaction of its own.
+#[derive(Debug, thiserror::Error)]
+pub enum OwnTxError {
+    #[error("refused at admission: {0}")]
+    Refused(String),
+    #[error("the node cannot commit now: {0}")]
+    Unavailable(String),
+    #[error("not committed within {0} s")]
+    Timeout(u64),
+    #[error("committed but failed: {0}")]
+    Failed(String),
+}
+
 impl Node {
+    /// Sign `contract.method(args)` with the node's own key, submit it here,
+    /// and wait (up to `timeout`) for its commit; the receipt of a success.
+    pub async fn submit_own(
+        &self,
+        contract: &str,
+        method: &str,
+        args: &serde_json::Value,
+        timeout: std::time::Duration,
+    ) -> Result<Arc<Committed>, OwnTxError> {
+        use rand_core::RngCore;
+        let g = self.exec.genesis();
+        let tx = TxBody {
+            chain_id: g.chain_id.clone(),
+            contract: contract.to_string(),
+            method: method.to_string(),
+            args: args.to_string(),
+            nonce: rand_core::OsRng.next_u64(),
+            expiry_height: self.exec.tip().height + 100,
+            signer: self.key.public_key(),
+        }
+        .sign(&self.key);
+        let id = self.exec.admit(&tx).map_err(|r| OwnTxError::Refused(r.to_string()))?;
+        if let Some(why) = self.commit_obstacle() {
+            return Err(OwnTxError::Unavailable(why));
+        }
+        let (_ticket, waiter) = self.waiters.register(id);
+        let size = tx.to_canonical().len();
+        self.mempool.push(id, tx, size).map_err(|e| OwnTxError::Unavailable(e.to_string()))?;
+        match tokio::time::timeout(timeout, waiter).await {
+            Ok(Ok(c)) => match &c.receipt.status {
+                phr_ledger::TxStatus::Ok => Ok(c),
+                other => Err(OwnTxError::Failed(format!("{other:?}"))),
+            },
+            Ok(Err(_)) => Err(OwnTxError::Unavailable("the node is shutting down".into())),
+            Err(_) => Err(OwnTxError::Timeout(timeout.as_secs())),
+        }
+    }
+
     /// Why this node cannot commit now, if it cannot: halted, no leader, or a
     /// leader without a quorum.
     pub fn commit_obstacle(&self) -> Option<String> {

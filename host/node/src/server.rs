@@ -21,15 +21,20 @@ pub struct RunningNode {
     pub addr: SocketAddr,
     pub peer_addr: SocketAddr,
     pub node: Arc<Node>,
+    /// `https`, or `http` on a plain loopback demo.
+    scheme: &'static str,
     shutdown: Vec<oneshot::Sender<()>>,
     servers: Vec<JoinHandle<()>>,
     loops: Vec<JoinHandle<()>>,
+    /// The runtime of the API: its own threads, at a lower scheduling priority,
+    /// so that no client load delays Raft heartbeats or block apply.
+    api_runtime: Option<tokio::runtime::Runtime>,
 }
 
 impl RunningNode {
     /// The API's base URL.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
     }
 
     /// Stop serving: finish requests in progress for up to three seconds, then
@@ -41,7 +46,7 @@ impl RunningNode {
         }
         for mut s in self.servers.drain(..) {
             let abort = s.abort_handle();
-            if tokio::time::timeout(Duration::from_secs(3), &mut s).await.is_err() {
+            if tokio::time::timeout(Duration::from_secs(5), &mut s).await.is_err() {
                 abort.abort();
             }
         }
@@ -49,31 +54,88 @@ impl RunningNode {
             l.abort();
         }
         self.node.sequencer.shutdown().await;
+        if let Some(rt) = self.api_runtime.take() {
+            rt.shutdown_background();
+        }
     }
 }
 
-fn serve(
-    listener: tokio::net::TcpListener,
-    app: axum::Router,
-    what: &'static str,
-) -> (oneshot::Sender<()>, JoinHandle<()>) {
-    let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        let r = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = rx.await;
-            })
-            .await;
-        if let Err(e) = r {
-            tracing::error!("{what} server failed: {e}");
+impl Drop for RunningNode {
+    fn drop(&mut self) {
+        // A runtime may not be dropped from async code; let its threads go.
+        if let Some(rt) = self.api_runtime.take() {
+            rt.shutdown_background();
         }
-    });
-    (tx, task)
+    }
+}
+
+/// The API's own runtime: two worker threads and a bounded pool for heavy
+/// reads, all at nice 5, so that under contention the threads driving Raft
+/// and block apply get about three times their CPU share.
+fn api_runtime(node_id: &str) -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(8)
+        .thread_name(format!("api-{node_id}"))
+        .on_thread_start(|| {
+            // SAFETY: setpriority on this thread's own id; failure only leaves the priority as it was.
+            unsafe {
+                let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+                libc::setpriority(libc::PRIO_PROCESS, tid, 5);
+            }
+        })
+        .enable_all()
+        .build()
+        .context("cannot start the API's threads")
+}
+
+/// Bind `addr` for a server to run on another runtime.
+fn bind_std(addr: &str, what: &str) -> anyhow::Result<std::net::TcpListener> {
+    let l = std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen {what} on {addr}"))?;
+    l.set_nonblocking(true)?;
+    Ok(l)
+}
+
+/// The node's TLS identity, checked against the pin of the genesis (for a
+/// genesis node); `None` on a plain demo network.
+fn tls_identity(cfg: &NodeConfig, genesis: &Genesis) -> anyhow::Result<Option<phr_tls::certs::Identity>> {
+    if cfg.insecure_plain_http {
+        for n in &genesis.nodes {
+            if !crate::config::is_loopback(&n.peer_addr) || !crate::config::is_loopback(&n.api_addr) {
+                bail!(
+                    "insecure_plain_http is only for a demo on loopback, but node {} listens on {}",
+                    n.id,
+                    n.peer_addr
+                );
+            }
+        }
+        tracing::warn!("serving plain HTTP on loopback (insecure_plain_http): for a demo only");
+        return Ok(None);
+    }
+    let id = phr_tls::certs::Identity::load(&cfg.tls.cert, &cfg.tls.key, &cfg.tls.ca)?;
+    if let Some(n) = genesis.nodes.iter().find(|n| n.id == cfg.node_id) {
+        if id.fingerprint() != n.tls_cert_sha256 {
+            bail!(
+                "the certificate {} has SHA-256 {}, but the genesis pins {} for node {}: peers would refuse it",
+                cfg.tls.cert.display(),
+                id.fingerprint(),
+                n.tls_cert_sha256,
+                cfg.node_id
+            );
+        }
+    }
+    Ok(Some(id))
 }
 
 /// This node as a member of the Raft group: from the genesis, or from its
 /// config if it was added later.
-fn me(cfg: &NodeConfig, genesis: &Genesis, key: &phr_ledger::Keypair) -> anyhow::Result<PeerNode> {
+fn me(
+    cfg: &NodeConfig,
+    genesis: &Genesis,
+    key: &phr_ledger::Keypair,
+    tls: Option<&phr_tls::certs::Identity>,
+) -> anyhow::Result<PeerNode> {
+    let cert = tls.map(|t| t.fingerprint().to_hex()).unwrap_or_default();
     if let Some(n) = genesis.nodes.iter().find(|n| n.id == cfg.node_id) {
         if n.public_key != key.public_key() {
             bail!("the key in {} is not the key the genesis gives node {}", cfg.key_file.display(), cfg.node_id);
@@ -84,6 +146,7 @@ fn me(cfg: &NodeConfig, genesis: &Genesis, key: &phr_ledger::Keypair) -> anyhow:
             public_key: n.public_key.to_hex(),
             peer_addr: n.peer_addr.clone(),
             api_addr: cfg.api_addr.clone(),
+            tls_cert_sha256: n.tls_cert_sha256.to_hex(),
         });
     }
     let (Some(org), Some(peer_addr)) = (&cfg.org, &cfg.peer_addr) else {
@@ -101,6 +164,7 @@ fn me(cfg: &NodeConfig, genesis: &Genesis, key: &phr_ledger::Keypair) -> anyhow:
         public_key: key.public_key().to_hex(),
         peer_addr: peer_addr.clone(),
         api_addr: cfg.api_addr.clone(),
+        tls_cert_sha256: cert,
     })
 }
 
@@ -115,7 +179,8 @@ pub async fn start(cfg: NodeConfig) -> anyhow::Result<RunningNode> {
     let key_file: KeyFile =
         serde_json::from_str(&key_text).with_context(|| format!("key file {} is not valid", cfg.key_file.display()))?;
     let key = key_file.keypair()?;
-    let me = me(&cfg, &genesis, &key)?;
+    let tls = tls_identity(&cfg, &genesis)?;
+    let me = me(&cfg, &genesis, &key, tls.as_ref())?;
     let genesis_dir = cfg.genesis.parent().map(|p| p.to_path_buf()).unwrap_or_default();
     let opts = ExecutorOptions {
         store: StoreOptions { sync_writes: cfg.sync_writes, ..Default::default() },
@@ -134,7 +199,7 @@ pub async fn start(cfg: NodeConfig) -> anyhow::Result<RunningNode> {
     metrics.height.set(exec.tip().height as i64);
     let waiters = Arc::new(Waiters::default());
     let (events, _) = broadcast::channel(16_384);
-    let mempool = Arc::new(Mempool::new(cfg.mempool_capacity));
+    let mempool = Arc::new(Mempool::new(cfg.mempool_capacity, cfg.mempool_max_bytes));
     let applier = Arc::new(Applier {
         exec: exec.clone(),
         waiters: waiters.clone(),
@@ -159,6 +224,7 @@ pub async fn start(cfg: NodeConfig) -> anyhow::Result<RunningNode> {
             public_key: n.public_key.to_hex(),
             peer_addr: n.peer_addr.clone(),
             api_addr: n.api_addr.clone(),
+            tls_cert_sha256: n.tls_cert_sha256.to_hex(),
         })
         .collect();
     let sequencer = RaftSequencer::start(RaftParams {
@@ -166,12 +232,13 @@ pub async fn start(cfg: NodeConfig) -> anyhow::Result<RunningNode> {
         applier: applier.clone() as Arc<dyn BatchApplier>,
         chain_id: genesis.chain_id.clone(),
         me: me.clone(),
-        key,
+        key: key.clone(),
         genesis: genesis_members,
         known_peers: cfg.known_peers.clone(),
         address_overrides: cfg.peer_addresses.clone().into_iter().collect(),
         settings: cfg.raft.clone(),
         snapshot_dir: cfg.data_dir.join("snapshots"),
+        tls: tls.clone(),
     })
     .await
     .map_err(|e| anyhow::anyhow!(e))?;
@@ -182,8 +249,16 @@ pub async fn start(cfg: NodeConfig) -> anyhow::Result<RunningNode> {
         max_bytes: cfg.block.max_bytes.unwrap_or(p.block_max_bytes) as usize,
         timeout: Duration::from_millis(cfg.block.timeout_ms.unwrap_or(p.block_timeout_ms) as u64),
     };
+    let edge = crate::api::guard::Edge {
+        auth: crate::auth::Authenticator::new(&genesis.chain_id),
+        limits: crate::api::limits::Limits::new(&cfg.limits),
+        bodies: crate::api::body_limits(&genesis.params),
+    };
     let node = Arc::new(Node {
         id: cfg.node_id.clone(),
+        org: me.org.clone(),
+        key,
+        edge,
         exec: exec.clone(),
         mempool: mempool.clone(),
         sequencer: sequencer.clone(),
@@ -216,19 +291,50 @@ pub async fn start(cfg: NodeConfig) -> anyhow::Result<RunningNode> {
         sink: Arc::new(ForwardedTxs { exec: exec.clone(), mempool }),
         admin: gate,
     }));
-    let (peer_stop, peer_task) = serve(peer_listener, peer_app, "peer");
-    let listener = tokio::net::TcpListener::bind(&cfg.api_addr)
-        .await
-        .with_context(|| format!("cannot listen on {}", cfg.api_addr))?;
-    let addr = listener.local_addr()?;
-    let (api_stop, api_task) = serve(listener, crate::api::router(node.clone()), "API");
-    tracing::info!(node = %cfg.node_id, %addr, %peer_addr, height = exec.tip().height, chain = %genesis.chain_id, "node started");
+    let (peer_tls, api_tls) = match &tls {
+        Some(id) => {
+            let policy: Arc<dyn phr_tls::pinned::PeerCertPolicy> = sequencer.keys().clone();
+            (Some(phr_tls::configs::peer_server(id, policy)?), Some(phr_tls::configs::api_server(id)?))
+        }
+        None => (None, None),
+    };
+    let (peer_stop, peer_task) =
+        phr_tls::serve::serve(peer_listener, peer_app, phr_tls::serve::ServeOptions::new(peer_tls), "peer");
+
+    // The API on its own runtime.
+    let api_runtime = api_runtime(&cfg.node_id)?;
+    let std_listener = bind_std(&cfg.api_addr, "for the API")?;
+    let addr = std_listener.local_addr()?;
+    let (api_stop, api_task) = {
+        let _in_api = api_runtime.enter();
+        let listener = tokio::net::TcpListener::from_std(std_listener)?;
+        phr_tls::serve::serve(
+            listener,
+            crate::api::router(node.clone()),
+            phr_tls::serve::ServeOptions::new(api_tls),
+            "API",
+        )
+    };
+    let shrink = {
+        let n = node.clone();
+        api_runtime.spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                n.edge.limits.shrink();
+            }
+        })
+    };
+    tracing::info!(node = %cfg.node_id, %addr, %peer_addr, height = exec.tip().height, chain = %genesis.chain_id, tls = tls.is_some(), "node started");
+    let mut loops = loops;
+    loops.push(shrink);
     Ok(RunningNode {
         addr,
         peer_addr,
         node,
+        scheme: cfg.scheme(),
         shutdown: vec![api_stop, peer_stop],
         servers: vec![api_task, peer_task],
         loops,
+        api_runtime: Some(api_runtime),
     })
 }

@@ -14,7 +14,7 @@
 //!
 //! ```
 //! use phr_orderer::{CutterConfig, Mempool};
-//! let pool = Mempool::new(10_000);
+//! let pool = Mempool::new(10_000, 64 << 20);
 //! assert!(pool.is_empty());
 //! let cfg = CutterConfig { max_txs: 500, max_bytes: 1 << 20, timeout: std::time::Duration::from_millis(20) };
 //! assert!(cfg.max_txs > 0);

@@ -11,6 +11,8 @@ use tokio::sync::Notify;
 pub enum MempoolError {
     #[error("the node is busy: {0} transactions are waiting; retry shortly")]
     Full(usize),
+    #[error("the node is busy: {0} bytes of transactions are waiting; retry shortly")]
+    FullBytes(usize),
     #[error("transaction {0} is already waiting for a block")]
     Pending(TxId),
 }
@@ -31,18 +33,22 @@ struct Inner {
     bytes: usize,
 }
 
-/// A bounded FIFO of admitted transactions, without duplicates. A transaction
+/// A FIFO of admitted transactions bounded by count and by bytes, without
+/// duplicates (so that a flood of large transactions cannot exhaust memory
+/// before the count is reached). A transaction
 /// stays until it is committed (or definitively refused): the leader proposes
 /// from it; a follower forwards from it, again if a leader fails to propose.
 pub struct Mempool {
     inner: Mutex<Inner>,
     capacity: usize,
+    max_bytes: usize,
     notify: Notify,
 }
 
 impl Mempool {
-    pub fn new(capacity: usize) -> Self {
-        Mempool { inner: Mutex::new(Inner::default()), capacity, notify: Notify::new() }
+    /// At most `capacity` transactions and `max_bytes` of their canonical bytes.
+    pub fn new(capacity: usize, max_bytes: usize) -> Self {
+        Mempool { inner: Mutex::new(Inner::default()), capacity, max_bytes, notify: Notify::new() }
     }
 
     /// Queue an admitted transaction of canonical size `size`.
@@ -53,6 +59,10 @@ impl Mempool {
         }
         if g.queue.len() >= self.capacity {
             return Err(MempoolError::Full(g.queue.len()));
+        }
+        // One transaction always fits in an empty pool, whatever its size.
+        if !g.queue.is_empty() && g.bytes + size > self.max_bytes {
+            return Err(MempoolError::FullBytes(g.bytes));
         }
         g.ids.insert(id);
         g.bytes += size;
@@ -104,6 +114,15 @@ impl Mempool {
         for id in ids {
             g.ids.remove(id);
         }
+    }
+
+    /// The waiting transaction `id`, if it is waiting.
+    pub fn get(&self, id: &TxId) -> Option<SignedTx> {
+        let g = self.inner.lock();
+        if !g.ids.contains(id) {
+            return None;
+        }
+        g.queue.iter().find(|w| w.id == *id).map(|w| w.tx.clone())
     }
 
     pub fn contains(&self, id: &TxId) -> bool {
@@ -175,7 +194,7 @@ mod tests {
 
     #[test]
     fn fifo_bounded_without_duplicates_until_removed() {
-        let pool = Mempool::new(2);
+        let pool = Mempool::new(2, 1 << 20);
         let (a, ta) = tx(1);
         let (b, tb) = tx(2);
         let (c, tc) = tx(3);
@@ -194,8 +213,25 @@ mod tests {
     }
 
     #[test]
+    fn bytes_are_bounded_too_so_large_transactions_cannot_fill_memory() {
+        let pool = Mempool::new(1000, 1000);
+        let (a, ta) = tx(1);
+        let (b, tb) = tx(2);
+        let (c, tc) = tx(3);
+        pool.push(a, ta, 600).unwrap();
+        assert_eq!(pool.push(b, tb.clone(), 600), Err(MempoolError::FullBytes(600)));
+        pool.push(c, tc, 400).unwrap();
+        pool.remove(&[a]);
+        pool.push(b, tb, 600).unwrap();
+        // One transaction larger than the bound still fits in an empty pool.
+        let big = Mempool::new(10, 100);
+        let (d, td) = tx(4);
+        big.push(d, td, 5000).unwrap();
+    }
+
+    #[test]
     fn peek_respects_count_and_bytes_but_never_starves() {
-        let pool = Mempool::new(10);
+        let pool = Mempool::new(10, 1 << 20);
         for n in 0..5 {
             let (id, t) = tx(n);
             pool.push(id, t, 400).unwrap();
@@ -207,7 +243,7 @@ mod tests {
 
     #[test]
     fn forwarding_waits_before_sending_the_same_transaction_again() {
-        let pool = Mempool::new(10);
+        let pool = Mempool::new(10, 1 << 20);
         for n in 0..3 {
             let (id, t) = tx(n);
             pool.push(id, t, 10).unwrap();

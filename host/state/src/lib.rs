@@ -20,12 +20,14 @@ mod keys;
 mod meta;
 mod raft;
 mod read;
+mod records;
 mod snapshot;
 mod walk;
 
 pub use commit::{BlockCommit, StateWrite};
 pub use meta::AppliedMeta;
 pub use read::{HistoryEntry, Versioned};
+pub use records::RecordDb;
 pub use snapshot::SnapshotInfo;
 pub use walk::{first_difference, StateEntry, VersionEntry};
 

@@ -26,8 +26,13 @@ pub struct CallContext {
     pub tx_id: String,
     pub height: u64,
     pub time_ms: u64,
-    /// Writes and events trap.
+    /// Writes trap; events trap unless this is a client's query.
     pub read_only: bool,
+    /// A client's query (and the calls it makes): events are collected and
+    /// returned with the result, never committed.
+    pub client_query: bool,
+    /// The contract whose nested `call` this is; `None` at depth 0.
+    pub invoker: Option<String>,
     /// 0 for the transaction's own call, +1 per nested `call`.
     pub depth: u32,
 }
@@ -35,25 +40,44 @@ pub struct CallContext {
 impl CallContext {
     /// A transaction's call of `contract` by `caller`.
     pub fn invoke(contract: &str, caller: Caller, tx_id: String, height: u64, time_ms: u64) -> Self {
-        CallContext { contract: contract.to_string(), caller, tx_id, height, time_ms, read_only: false, depth: 0 }
-    }
-
-    /// An anonymous read-only query of `contract` at the given block.
-    pub fn query(contract: &str, height: u64, time_ms: u64) -> Self {
         CallContext {
             contract: contract.to_string(),
-            caller: Caller::anonymous(),
-            tx_id: String::new(),
+            caller,
+            tx_id,
             height,
             time_ms,
-            read_only: true,
+            read_only: false,
+            client_query: false,
+            invoker: None,
             depth: 0,
         }
     }
 
-    /// The context of a nested read-only call of `contract`.
+    /// A client's read-only query of `contract` by `caller` (anonymous when the
+    /// request was unsigned) at the given block.
+    pub fn query(contract: &str, caller: Caller, height: u64, time_ms: u64) -> Self {
+        CallContext {
+            contract: contract.to_string(),
+            caller,
+            tx_id: String::new(),
+            height,
+            time_ms,
+            read_only: true,
+            client_query: true,
+            invoker: None,
+            depth: 0,
+        }
+    }
+
+    /// The context of a nested read-only call of `contract`, made by this one.
     pub(crate) fn nested(&self, contract: &str) -> Self {
-        CallContext { contract: contract.to_string(), read_only: true, depth: self.depth + 1, ..self.clone() }
+        CallContext {
+            contract: contract.to_string(),
+            read_only: true,
+            invoker: Some(self.contract.clone()),
+            depth: self.depth + 1,
+            ..self.clone()
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use wasmtime::component::Component;
 use wasmtime::{Store, StoreLimitsBuilder};
 
 /// The only imports a contract may have.
-pub const ALLOWED_IMPORTS: [&str; 2] = ["phr:chaincode/types@0.1.0", "phr:chaincode/host@0.1.0"];
+pub const ALLOWED_IMPORTS: [&str; 2] = ["phr:chaincode/types@0.2.0", "phr:chaincode/host@0.2.0"];
 
 /// Why a component cannot be a contract. Deterministic: every node rejects the
 /// same bytes with the same error.
@@ -105,7 +105,7 @@ impl<E: HostEnv> Vm<E> {
             .build();
         let state = HostState {
             env: None,
-            ctx: CallContext::query("", 0, 0),
+            ctx: CallContext::query("", phr_ledger::Caller::anonymous(), 0, 0),
             limits,
             events: Vec::new(),
             writes: 0,

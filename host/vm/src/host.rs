@@ -123,7 +123,7 @@ fn error_code(code: &str) -> types::ErrorCode {
     }
 }
 
-/// The linker with every host function of `phr:chaincode/host@0.1.0`.
+/// The linker with every host function of `phr:chaincode/host@0.2.0`.
 pub(crate) fn linker<E: HostEnv>(engine: &Engine) -> Result<Linker<HostState<E>>, VmFault> {
     let mut linker = Linker::<HostState<E>>::new(engine);
     define(&mut linker).map_err(|e| VmFault::Setup(e.to_string()))?;
@@ -133,8 +133,8 @@ pub(crate) fn linker<E: HostEnv>(engine: &Engine) -> Result<Linker<HostState<E>>
 type Cx<'a, E> = StoreContextMut<'a, HostState<E>>;
 
 fn define<E: HostEnv>(linker: &mut Linker<HostState<E>>) -> wasmtime::Result<()> {
-    linker.instance("phr:chaincode/types@0.1.0")?;
-    let mut host = linker.instance("phr:chaincode/host@0.1.0")?;
+    linker.instance("phr:chaincode/types@0.2.0")?;
+    let mut host = linker.instance("phr:chaincode/host@0.2.0")?;
 
     host.func_wrap("get", |mut cx: Cx<'_, E>, (key,): (Vec<u8>,)| {
         check_key(&key)?;
@@ -210,7 +210,7 @@ fn define<E: HostEnv>(linker: &mut Linker<HostState<E>>) -> wasmtime::Result<()>
         let size = event.name.len() + event.payload.len() + event.topics.iter().map(|t| t.len()).sum::<usize>();
         charge(&mut cx, fuel::EMIT + size as u64 * fuel::PER_BYTE_WRITTEN)?;
         let st = cx.data_mut();
-        if st.ctx.read_only {
+        if st.ctx.read_only && !st.ctx.client_query {
             return Err(broke("`emit` is not allowed in a read-only call".to_string()));
         }
         if event.name.is_empty() || event.name.len() > limits::MAX_EVENT_NAME {
@@ -226,8 +226,9 @@ fn define<E: HostEnv>(linker: &mut Linker<HostState<E>>) -> wasmtime::Result<()>
                 limits::MAX_TOPIC_BYTES
             )));
         }
-        if st.events.len() >= limits::MAX_EVENTS {
-            return Err(broke(format!("more than {} events in one transaction", limits::MAX_EVENTS)));
+        let max = if st.ctx.client_query { limits::MAX_QUERY_EVENTS } else { limits::MAX_EVENTS };
+        if st.events.len() >= max {
+            return Err(broke(format!("more than {max} events in one call")));
         }
         let contract = st.ctx.contract.clone();
         st.events.push(Event { contract, name: event.name, topics: event.topics, payload: event.payload });
@@ -244,8 +245,14 @@ fn define<E: HostEnv>(linker: &mut Linker<HostState<E>>) -> wasmtime::Result<()>
             K::Practitioner => types::CallerKind::Practitioner,
             K::OrgAdmin => types::CallerKind::OrgAdmin,
             K::Auditor => types::CallerKind::Auditor,
+            K::Node => types::CallerKind::Node,
         };
         Ok((types::CallerInfo { id: c.id.clone(), kind, org: c.org.clone(), roles: c.roles.clone() },))
+    })?;
+
+    host.func_wrap("invoker", |mut cx: Cx<'_, E>, (): ()| {
+        charge(&mut cx, fuel::CONTEXT)?;
+        Ok((cx.data().ctx.invoker.clone(),))
     })?;
 
     host.func_wrap("tx-id", |mut cx: Cx<'_, E>, (): ()| {
@@ -293,7 +300,16 @@ fn define<E: HostEnv>(linker: &mut Linker<HostState<E>>) -> wasmtime::Result<()>
             VmFault::Host(h) => fault(h),
             other => fault(HostFault(other.to_string())),
         })?;
-        cx.data_mut().env = Some(env);
+        let st = cx.data_mut();
+        st.env = Some(env);
+        // A client's query collects what its nested calls announce (`audit.read`).
+        if st.ctx.client_query {
+            let room = limits::MAX_QUERY_EVENTS.saturating_sub(st.events.len());
+            if outcome.events.len() > room {
+                return Err(broke(format!("more than {} events in one call", limits::MAX_QUERY_EVENTS)));
+            }
+            st.events.extend(outcome.events);
+        }
         cx.set_fuel(budget.saturating_sub(outcome.fuel_used))?;
         match outcome.result {
             CallResult::Ok(out) => Ok((Ok(out),)),

@@ -17,7 +17,7 @@
 //! use phr_vm::{Vm, VmConfig, Entry, CallContext};
 //! let vm = Vm::<E>::new(VmConfig::default())?;
 //! let contract = vm.compile(component)?;
-//! let ctx = CallContext::query("consent", 1, 0);
+//! let ctx = CallContext::query("consent", phr_ledger::Caller::anonymous(), 1, 0);
 //! let (outcome, _env) = vm.call(&contract, Entry::Query, "list", r#"{"patient":"..."}"#, ctx, env, 10_000_000)?;
 //! println!("{:?} used {} fuel", outcome.result, outcome.fuel_used);
 //! # Ok(()) }

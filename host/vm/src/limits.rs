@@ -11,6 +11,8 @@ pub const MAX_SCAN_ENTRIES: u32 = 1_000;
 pub const MAX_WRITES: usize = 4_096;
 /// Most events of one transaction.
 pub const MAX_EVENTS: usize = 64;
+/// Most events a client's query may hand back (never committed).
+pub const MAX_QUERY_EVENTS: usize = 1_024;
 /// Largest event payload, in bytes.
 pub const MAX_EVENT_PAYLOAD: usize = 16 * 1024;
 /// Most topics of one event, and the longest topic.

@@ -142,7 +142,7 @@ impl Cluster {
     }
 
     pub async fn status(&self, i: usize) -> Option<Value> {
-        self.nodes[i].as_ref()?.client().status().await.ok()
+        self.nodes[i].as_ref()?.anon().status().await.ok()
     }
 
     /// The index of the running node every running node agrees leads, waiting up to `within`.
@@ -205,23 +205,38 @@ impl Cluster {
     }
 
     /// Every transaction with an `ok` receipt on node `i`, checking that the
-    /// blocks link up and that no transaction was applied twice.
+    /// blocks link up and that no transaction was applied twice. Reads the
+    /// stored blocks 256 at a time, waiting out the node's limits (429).
     pub async fn committed(&self, i: usize) -> HashSet<String> {
         let c = self.client(i);
         let tip = c.status().await.unwrap()["height"].as_u64().unwrap();
         let mut ok = HashSet::new();
-        let mut prev: Option<Value> = None;
-        for h in 0..=tip {
-            let b = c.block(&h.to_string(), true).await.unwrap();
-            if let Some(p) = &prev {
-                assert_eq!(&b["header"]["prev_hash"], p, "block {h} does not link to its parent");
-            }
-            prev = Some(b["hash"].clone());
-            for r in b["receipts"].as_array().unwrap() {
-                if r["status"] == "ok" {
-                    let id = r["tx_id"].as_str().unwrap().to_string();
-                    assert!(ok.insert(id.clone()), "transaction {id} applied twice");
+        let mut prev: Option<phr_ledger::Hash32> = None;
+        let mut from = 0;
+        while from <= tip {
+            let path = format!("/v1/raw/blocks?from={from}&count=256");
+            let body = loop {
+                match c.get_bytes(&path).await {
+                    Ok(Some(b)) => break b,
+                    Err(e) if e.status == Some(429) => tokio::time::sleep(Duration::from_secs(1)).await,
+                    other => panic!("{path}: {other:?}"),
                 }
+            };
+            let blocks = phr_audit::wire::decode_blocks(&body).unwrap();
+            assert!(!blocks.is_empty(), "{path} returned no block");
+            for sb in blocks {
+                let h = sb.block.header.height;
+                if let Some(p) = prev {
+                    assert_eq!(sb.block.header.prev_hash, p, "block {h} does not link to its parent");
+                }
+                prev = Some(sb.block.hash());
+                for r in &sb.receipts {
+                    if r.status == phr_ledger::TxStatus::Ok {
+                        let id = r.tx_id.to_hex();
+                        assert!(ok.insert(id.clone()), "transaction {id} applied twice");
+                    }
+                }
+                from = h + 1;
             }
         }
         ok
@@ -255,15 +270,25 @@ pub struct Load {
 }
 
 impl Load {
+    /// Each transaction submitted in a request signed by the client's key.
     pub fn start(clients: Vec<Client>, txs: Vec<SignedTx>, concurrency: usize) -> Load {
+        Self::start_signed(clients, txs.into_iter().map(|t| (None, t)).collect(), concurrency)
+    }
+
+    /// Each transaction submitted in a request signed by the key paired with
+    /// it (or the client's key), so that requests count against the signers.
+    pub fn start_signed(clients: Vec<Client>, txs: Vec<(Option<Keypair>, SignedTx)>, concurrency: usize) -> Load {
         let acked = Arc::new(parking_lot::Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
         let (a, s) = (acked.clone(), stop.clone());
         let task = tokio::spawn(async move {
             use futures::StreamExt;
             futures::stream::iter(txs.into_iter().enumerate())
-                .map(|(i, tx)| {
-                    let client = clients[i % clients.len()].clone();
+                .map(|(i, (key, tx))| {
+                    let client = match key {
+                        Some(k) => clients[i % clients.len()].signed_by(&k),
+                        None => clients[i % clients.len()].clone(),
+                    };
                     let (a, s) = (a.clone(), s.clone());
                     async move {
                         if s.load(Ordering::SeqCst) {

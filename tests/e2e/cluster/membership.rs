@@ -50,8 +50,12 @@ async fn a_new_node_joins_under_load_from_a_snapshot_becomes_a_voter_and_its_adm
         cfg3.display().to_string(),
         "--voter".into(),
     ];
-    let out =
-        tokio::task::spawn_blocking(move || phr(&args.iter().map(String::as_str).collect::<Vec<_>>())).await.unwrap();
+    let ca = c.net.ca().display().to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        phr_env(&args.iter().map(String::as_str).collect::<Vec<_>>(), &[("PHR_CA", ca.as_str())])
+    })
+    .await
+    .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "node add failed: {text}{}", String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("caught up") && text.contains("is now a voter"), "{text}");
@@ -90,10 +94,14 @@ async fn a_new_node_joins_under_load_from_a_snapshot_becomes_a_voter_and_its_adm
     // three voters again and goes on committing.
     let url = c.nodes[0].as_ref().unwrap().url.clone();
     let stmarys = c.net.admin_key_file("stmarys");
+    let ca = c.net.ca().display().to_string();
     let remove = |key: std::path::PathBuf| {
-        let url = url.clone();
+        let (url, ca) = (url.clone(), ca.clone());
         tokio::task::spawn_blocking(move || {
-            phr(&["node", "remove", "--node", &url, "--key", key.to_str().unwrap(), "--id", "node3"])
+            phr_env(
+                &["node", "remove", "--node", &url, "--key", key.to_str().unwrap(), "--id", "node3"],
+                &[("PHR_CA", ca.as_str())],
+            )
         })
     };
     let out = remove(stmarys).await.unwrap();
@@ -138,9 +146,34 @@ async fn forged_peer_messages_are_rejected_and_logged() {
     let peer0 = genesis.nodes[0].peer_addr.clone();
     let chain = genesis.chain_id.clone();
     let to = node_id("node0");
+
+    // Without a certificate, with one the consortium CA issued to a node no
+    // membership names, or with one of another CA: refused at the handshake.
+    let no_cert = reqwest::Client::builder()
+        .use_preconfigured_tls(phr_tls::configs::api_client(&phr_tls::certs::load_ca(&net.ca()).unwrap()).unwrap())
+        .build()
+        .unwrap();
+    let e = no_cert.post(format!("https://{peer0}/peer/v1/vote")).body(vec![1]).send().await.unwrap_err();
+    assert!(e.is_connect() || e.is_request(), "{e}");
+    let ca = phr_tls::certs::Ca::load(&chain, &net.ca(), &net.path().join("keys/ca.key")).unwrap();
+    let mallory_cert = ca.issue("mallory", &["127.0.0.1".into()]).unwrap().identity().unwrap();
+    let e = peer_client(&net, &mallory_cert).post(format!("https://{peer0}/peer/v1/vote")).body(vec![1]).send().await;
+    assert!(e.is_err(), "a certificate no membership pins is refused: {e:?}");
+    let stranger = phr_tls::certs::Ca::generate(&chain).unwrap().issue("node1", &["127.0.0.1".into()]).unwrap();
+    let e = peer_client(&net, &stranger.identity().unwrap())
+        .post(format!("https://{peer0}/peer/v1/vote"))
+        .body(vec![1])
+        .send()
+        .await;
+    assert!(e.is_err(), "a certificate of another CA is refused: {e:?}");
+
+    // node1's genuine certificate (say its TLS key leaked), but messages it did not sign.
+    let node1_tls = node_identity(&net, 1);
+    let http1 = peer_client(&net, &node1_tls);
     let post = |body: Vec<u8>| {
-        let url = format!("http://{peer0}/peer/v1/vote");
-        async move { reqwest::Client::new().post(url).body(body).send().await.unwrap() }
+        let url = format!("https://{peer0}/peer/v1/vote");
+        let http = http1.clone();
+        async move { http.post(url).body(body).send().await.unwrap() }
     };
     // Mallory claims to be node1 but signs with her own key.
     let forged =
@@ -158,6 +191,14 @@ async fn forged_peer_messages_are_rejected_and_logged() {
         serde_json::from_str(&std::fs::read_to_string(net.path().join("node1/node.key")).unwrap()).unwrap();
     let other_chain = Signer::new("other-chain", node_id("node1"), key1.keypair().unwrap()).seal(to, "vote", vec![]);
     assert_eq!(post(other_chain).await.status().as_u16(), 401);
+    // node0's own key (say it leaked too), sent over node1's certificate: the
+    // certificate pinned for node0 is not this one.
+    let key0: phr_ledger::KeyFile =
+        serde_json::from_str(&std::fs::read_to_string(net.path().join("node0/node.key")).unwrap()).unwrap();
+    let as_node0 = Signer::new(&chain, node_id("node0"), key0.keypair().unwrap()).seal(to, "vote", vec![]);
+    let r = post(as_node0).await;
+    assert_eq!(r.status().as_u16(), 401);
+    assert!(r.text().await.unwrap().contains("other than the one pinned"));
 
     // A genuine peer relaying an admin command that no admin signed: the leader
     // checks the admin's signature itself and refuses.
@@ -181,13 +222,23 @@ async fn forged_peer_messages_are_rejected_and_logged() {
         "admin",
         serde_json::to_vec(&cmd).unwrap(),
     );
-    let r =
-        reqwest::Client::new().post(format!("http://{leader_peer}/peer/v1/admin")).body(sealed).send().await.unwrap();
+    let relay_index: usize = relay.trim_start_matches("node").parse().unwrap();
+    let request = phr_orderer::raft::envelope::request_digest(&sealed);
+    let r = peer_client(&net, &node_identity(&net, relay_index))
+        .post(format!("https://{leader_peer}/peer/v1/admin"))
+        .body(sealed)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 200);
     let keys = phr_orderer::raft::PeerKeys::new(&chain, node_id(relay));
-    let leader_key = genesis.nodes.iter().find(|n| n.id == leader).unwrap().public_key;
-    keys.set_bootstrap(&[(leader.clone(), leader_key)]);
-    let (_, body) = keys.open(&r.bytes().await.unwrap(), "admin/response", Some(node_id(&leader))).unwrap();
+    let leader_node = genesis.nodes.iter().find(|n| n.id == leader).unwrap();
+    keys.set_bootstrap(&[phr_orderer::raft::envelope::Accepted {
+        name: leader.clone(),
+        key: leader_node.public_key,
+        cert: Some(leader_node.tls_cert_sha256),
+    }]);
+    let body = keys.open_response(&r.bytes().await.unwrap(), "admin/response", node_id(&leader), request).unwrap();
     let answer: Result<String, phr_orderer::raft::server::AdminRefusal> =
         phr_orderer::raft::types::decode(&body).unwrap();
     let refusal = answer.unwrap_err();
@@ -198,12 +249,18 @@ async fn forged_peer_messages_are_rejected_and_logged() {
 
     // The network is unharmed.
     let c = node0.client();
-    let p = patient(&c).await;
-    assert_eq!(node1.client().status().await.unwrap()["height"], c.status().await.unwrap()["height"]);
-    let _ = p;
+    patient(&c).await;
+    // Node1 applies the block too (wait for it; it may lag a moment behind node0).
+    let target = c.status().await.unwrap()["height"].as_u64().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while node1.client().status().await.unwrap()["height"].as_u64().unwrap() < target {
+        assert!(Instant::now() < deadline, "node1 did not apply block {target}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(
         text.contains("rejected a peer message") && text.contains("bad signature") && text.contains("unknown node"),
         "{text}"
     );
+    assert!(text.contains("TLS handshake refused"), "refused handshakes are logged: {text}");
 }

@@ -2,6 +2,7 @@
 
 mod divergence;
 mod faults;
+mod flood;
 mod harness;
 mod membership;
 mod upgrade;

@@ -12,8 +12,22 @@ use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 /// Run `phr` with `args` off the async workers, so that the load goes on meanwhile.
-async fn cli(args: Vec<String>) -> std::process::Output {
-    tokio::task::spawn_blocking(move || phr(&args.iter().map(String::as_str).collect::<Vec<_>>())).await.unwrap()
+/// `phr` trusting the network's CA, reading as `reader` (a key file) if given.
+async fn cli_as(net: &Network, reader: Option<String>, args: Vec<String>) -> std::process::Output {
+    let ca = net.ca().display().to_string();
+    tokio::task::spawn_blocking(move || {
+        let mut env = vec![("PHR_CA", ca.as_str())];
+        if let Some(k) = &reader {
+            env.push(("PHR_KEY", k.as_str()));
+        }
+        phr_env(&args.iter().map(String::as_str).collect::<Vec<_>>(), &env)
+    })
+    .await
+    .unwrap()
+}
+
+async fn cli(net: &Network, args: Vec<String>) -> std::process::Output {
+    cli_as(net, None, args).await
 }
 
 fn args(list: &[&str]) -> Vec<String> {
@@ -27,7 +41,7 @@ fn text(o: &std::process::Output) -> String {
 async fn evaluate_restricted(c: &Client, patient: &Keypair) -> Value {
     let args = json!({"patient": patient.id().to_hex(), "actor": {"id": "ab".repeat(20), "org": "northclinic"},
                       "purpose": "TREAT", "data_class": "lab-result", "security_label": "R"});
-    c.query("consent", "evaluate", &args).await.unwrap()
+    c.signed_by(patient).query("consent", "evaluate", &args).await.unwrap()
 }
 
 /// Every ok `consent.create` receipt on the node behind `c`: ((height, index), code hash).
@@ -102,65 +116,78 @@ async fn consent_v1_to_v2_on_three_nodes_under_load_as_in_the_readme() {
     // The README's steps, through the command line, on different nodes.
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("consent-v2.wasm").display().to_string();
-    let o = cli(args(&["contract", "builtin", "--name", "consent-v2", "--out", &file])).await;
+    let o = cli(&c.net, args(&["contract", "builtin", "--name", "consent-v2", "--out", &file])).await;
     assert!(o.status.success(), "{}", text(&o));
-    let o = cli(args(&["contract", "install", "--node", &urls[0], "--key", &key("stmarys"), "--file", &file])).await;
+    let o = cli(&c.net, args(&["contract", "install", "--node", &urls[0], "--key", &key("stmarys"), "--file", &file]))
+        .await;
     assert!(o.status.success() && text(&o).contains(&v2), "{}", text(&o));
-    let o = cli(args(&[
-        "contract",
-        "approve",
-        "--node",
-        &urls[1],
-        "--key",
-        &key("stmarys"),
-        "--name",
-        "consent",
-        "--file",
-        &file,
-    ]))
+    let o = cli(
+        &c.net,
+        args(&[
+            "contract",
+            "approve",
+            "--node",
+            &urls[1],
+            "--key",
+            &key("stmarys"),
+            "--name",
+            "consent",
+            "--file",
+            &file,
+        ]),
+    )
     .await;
     assert!(o.status.success() && text(&o).contains("\"ready_to_commit\": false"), "{}", text(&o));
     // One approval of three organisations is not a majority.
-    let o = cli(args(&[
-        "contract",
-        "commit",
-        "--node",
-        &urls[2],
-        "--key",
-        &key("stmarys"),
-        "--name",
-        "consent",
-        "--code-hash",
-        &v2,
-    ]))
+    let o = cli(
+        &c.net,
+        args(&[
+            "contract",
+            "commit",
+            "--node",
+            &urls[2],
+            "--key",
+            &key("stmarys"),
+            "--name",
+            "consent",
+            "--code-hash",
+            &v2,
+        ]),
+    )
     .await;
     assert!(!o.status.success() && text(&o).contains("needs the approval of a majority (2 of 3)"), "{}", text(&o));
-    let o = cli(args(&[
-        "contract",
-        "approve",
-        "--node",
-        &urls[2],
-        "--key",
-        &key("northclinic"),
-        "--name",
-        "consent",
-        "--code-hash",
-        &v2,
-    ]))
+    let o = cli(
+        &c.net,
+        args(&[
+            "contract",
+            "approve",
+            "--node",
+            &urls[2],
+            "--key",
+            &key("northclinic"),
+            "--name",
+            "consent",
+            "--code-hash",
+            &v2,
+        ]),
+    )
     .await;
     assert!(o.status.success() && text(&o).contains("\"ready_to_commit\": true"), "{}", text(&o));
-    let o = cli(args(&[
-        "contract",
-        "commit",
-        "--node",
-        &urls[1],
-        "--key",
-        &key("northclinic"),
-        "--name",
-        "consent",
-        "--code-hash",
-        &v2,
-    ]))
+    let o = cli(
+        &c.net,
+        args(&[
+            "contract",
+            "commit",
+            "--node",
+            &urls[1],
+            "--key",
+            &key("northclinic"),
+            "--name",
+            "consent",
+            "--code-hash",
+            &v2,
+        ]),
+    )
     .await;
     assert!(o.status.success(), "{}", text(&o));
     let committed: Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -194,13 +221,18 @@ async fn consent_v1_to_v2_on_three_nodes_under_load_as_in_the_readme() {
     for i in 0..3 {
         let e = evaluate_restricted(&c.client(i), &alice).await;
         assert_eq!(e["decision"], "deny", "node{i} runs v2: {e}");
-        let list = c.client(i).query("consent", "list", &json!({"patient": alice.id().to_hex()})).await.unwrap();
+        let list = c
+            .client(i)
+            .signed_by(&alice)
+            .query("consent", "list", &json!({"patient": alice.id().to_hex()}))
+            .await
+            .unwrap();
         assert_eq!(list["consents"].as_array().unwrap().len(), 1);
     }
-    let o = cli(args(&["contract", "history", "consent", "--node", &urls[0]])).await;
+    let o = cli_as(&c.net, Some(key("stmarys")), args(&["contract", "history", "consent", "--node", &urls[0]])).await;
     let t = text(&o);
     assert!(o.status.success() && t.contains(&v1) && t.contains(&v2) && t.contains("northclinic@"), "{t}");
-    let o = cli(args(&["contract", "list", "--node", &urls[2]])).await;
+    let o = cli_as(&c.net, Some(key("stmarys")), args(&["contract", "list", "--node", &urls[2]])).await;
     assert!(o.status.success() && text(&o).contains("northclinic,stmarys"), "{}", text(&o));
 
     // A node restarted after the upgrade serves v2 at once.
@@ -217,9 +249,11 @@ async fn consent_v1_to_v2_on_three_nodes_under_load_as_in_the_readme() {
     assert!(out.status.success(), "{}", text(&out));
     let cfg3 = c.net.path().join("node3/node.toml");
     let node3 = NodeProc::start(&cfg3);
-    let o =
-        cli(args(&["node", "add", "--node", &urls[0], "--key", &key("citylab"), "--config", cfg3.to_str().unwrap()]))
-            .await;
+    let o = cli(
+        &c.net,
+        args(&["node", "add", "--node", &urls[0], "--key", &key("citylab"), "--config", cfg3.to_str().unwrap()]),
+    )
+    .await;
     assert!(o.status.success(), "{}", text(&o));
     let s3 = wait_height(&node3.client(), height, Duration::from_secs(120)).await;
     assert!(s3["raft"]["snapshot_index"].is_null(), "node3 replayed the log, not a snapshot: {s3}");
@@ -232,8 +266,9 @@ async fn consent_v1_to_v2_on_three_nodes_under_load_as_in_the_readme() {
     // and the replay ran v1 then v2 where the chain says.
     let urls3: Vec<String> =
         (0..3).map(|i| c.nodes[i].as_ref().unwrap().url.clone()).chain([node3.url.clone()]).collect();
-    for u in &urls3 {
-        let o = cli(args(&["audit", "replay", "--node", u, "--json"])).await;
+    // Each node's chain is read as the admin of its organisation.
+    for (u, org) in urls3.iter().zip(["stmarys", "northclinic", "citylab", "citylab"]) {
+        let o = cli_as(&c.net, Some(key(org)), args(&["audit", "replay", "--node", u, "--json"])).await;
         assert!(o.status.success(), "replay of {u}: {}", text(&o));
         let r: Value = serde_json::from_slice(&o.stdout).unwrap();
         assert!(r["divergence"].is_null() && r["to"].as_u64().unwrap() >= height, "{r}");
@@ -247,11 +282,11 @@ async fn consent_v1_to_v2_on_three_nodes_under_load_as_in_the_readme() {
     // then from a snapshot of it, only the blocks after.
     c.kill9(2);
     let cfg2 = c.net.node_config(2).display().to_string();
-    let o = cli(args(&["audit", "replay", "--config", &cfg2, "--json"])).await;
+    let o = cli(&c.net, args(&["audit", "replay", "--config", &cfg2, "--json"])).await;
     let r: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(o.status.success() && r["divergence"].is_null() && r["state_compared"] == true, "{r}");
     let snap = dir.path().join("node2.snap").display().to_string();
-    let o = cli(args(&["audit", "snapshot", "--config", &cfg2, "--out", &snap])).await;
+    let o = cli(&c.net, args(&["audit", "snapshot", "--config", &cfg2, "--out", &snap])).await;
     assert!(o.status.success(), "{}", text(&o));
     let snap_height = serde_json::from_slice::<Value>(&o.stdout).unwrap()["height"].as_u64().unwrap();
     c.start(2);
@@ -260,12 +295,12 @@ async fn consent_v1_to_v2_on_three_nodes_under_load_as_in_the_readme() {
     }
     c.converged(Duration::from_secs(60)).await;
     c.kill9(2);
-    let o = cli(args(&["audit", "replay", "--config", &cfg2, "--snapshot", &snap, "--json"])).await;
+    let o = cli(&c.net, args(&["audit", "replay", "--config", &cfg2, "--snapshot", &snap, "--json"])).await;
     let r: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(o.status.success() && r["divergence"].is_null(), "{r}");
     assert_eq!(r["from"].as_u64(), Some(snap_height + 1));
     assert!(r["txs"].as_u64().unwrap() >= 5);
-    let o = cli(args(&["audit", "replay", "--config", &cfg2, "--from", "5"])).await;
+    let o = cli(&c.net, args(&["audit", "replay", "--config", &cfg2, "--from", "5"])).await;
     assert!(!o.status.success() && text(&o).contains("needs a snapshot"), "{}", text(&o));
 
     eprintln!(

@@ -38,7 +38,7 @@ fn a_transaction_commits_at_most_once_and_not_after_expiry() {
     assert!(matches!(rs[0].status, TxStatus::Invalid { ref reason } if reason.contains("duplicate")));
     let loc = c.exec.db().tx_location(&tx.id()).unwrap().unwrap();
     assert_eq!(loc, (c.exec.tip().height - 1, 0), "the first commit keeps its place in the index");
-    assert_eq!(c.query("consent", "list", json!({"patient": id(&p)}))["consents"].as_array().unwrap().len(), 1);
+    assert_eq!(c.query(&p, "consent", "list", json!({"patient": id(&p)}))["consents"].as_array().unwrap().len(), 1);
 
     let mut old = c.tx(&p, "consent", "create", json!({"decision": "deny"}));
     old.body.expiry_height = c.exec.tip().height;
@@ -113,7 +113,7 @@ fn a_reopened_store_resumes_at_its_last_block_with_the_same_state() {
     };
     let exec = phr_executor::Executor::open(&data, genesis.clone(), &dir, opts.clone()).unwrap();
     assert_eq!(exec.tip(), tip);
-    let out = exec.query("consent", "list", &json!({"patient": id(&p)}).to_string()).unwrap();
+    let out = exec.query(Some(&p.public_key()), "consent", "list", &json!({"patient": id(&p)}).to_string()).unwrap();
     assert!(matches!(out.result, phr_vm::CallResult::Ok(ref s) if s.contains("permit")));
     drop(exec);
     // A different genesis is refused.

@@ -38,12 +38,12 @@ pub fn component_edited(wit: &str, edit: impl Fn(String) -> String) -> Vec<u8> {
 
 /// A component of our world whose core module also holds `extra`.
 pub fn contract_with(extra: &str) -> Vec<u8> {
-    component_with(&format!("package test:plain; world w {{ import phr:chaincode/host@0.1.0; {OUR_EXPORTS} }}"), extra)
+    component_with(&format!("package test:plain; world w {{ import phr:chaincode/host@0.2.0; {OUR_EXPORTS} }}"), extra)
 }
 
 /// The exports of our `contract` world, for test worlds.
 pub const OUR_EXPORTS: &str = "
-    use phr:chaincode/types@0.1.0.{error};
+    use phr:chaincode/types@0.2.0.{error};
     export invoke: func(method: string, args: string) -> result<string, error>;
     export query: func(method: string, args: string) -> result<string, error>;
 ";

@@ -6,12 +6,12 @@ use serde_json::json;
 fn patients_enrol_themselves_once_and_admins_enrol_practitioners_of_their_org_only() {
     let mut c = Chain::new(&["stmarys", "northclinic"]);
     let p = c.patient();
-    let rec = c.query("identity", "get", json!({"id": id(&p)}));
+    let rec = c.query(&p, "identity", "get", json!({"id": id(&p)}));
     assert_eq!(rec["kind"], "patient");
     c.rejected(&p, "identity", "enrol_patient", json!({}), "conflict");
 
     let doc = c.practitioner("stmarys", &["physician"]);
-    let rec = c.query("identity", "get", json!({"id": id(&doc)}));
+    let rec = c.query(&p, "identity", "get", json!({"id": id(&doc)}));
     assert_eq!(rec["org"], "stmarys");
     assert_eq!(rec["roles"], json!(["physician"]));
 
@@ -50,8 +50,10 @@ fn patients_enrol_themselves_once_and_admins_enrol_practitioners_of_their_org_on
     // Authorization comes before argument checks: a practitioner learns nothing about roles.
     c.rejected(&doc, "identity", "set_roles", json!({"id": id(&doc), "roles": ["Bad Role"]}), "unauthorized");
     c.ok(&admin, "identity", "set_roles", json!({"id": id(&doc), "roles": ["physician", "emergency"]}));
-    assert_eq!(c.query("identity", "get", json!({"id": id(&doc)}))["roles"], json!(["physician", "emergency"]));
-    let page = c.query("identity", "list", json!({"limit": 1}));
+    assert_eq!(c.query(&admin, "identity", "get", json!({"id": id(&doc)}))["roles"], json!(["physician", "emergency"]));
+    // An auditor sees every identity, so a page of one is full.
+    let auditor = c.auditor();
+    let page = c.query(&auditor, "identity", "list", json!({"limit": 1}));
     assert_eq!(page["identities"].as_array().unwrap().len(), 1);
     assert!(page["next"].is_string());
     // Another organisation's admin cannot revoke St Mary's practitioner.
@@ -83,7 +85,8 @@ fn auditors_need_a_majority_of_organisations() {
     let (a, b) = (c.admin("a").clone(), c.admin("b").clone());
     let out = c.ok(&a, "identity", "approve_auditor", json!({"public_key": auditor.public_key()}));
     assert_eq!(out["needed"], 2);
-    assert!(c.exec.query("identity", "get", &json!({"id": id(&auditor)}).to_string()).is_ok());
+    let out = c.query_out(Some(&a), "identity", "get", json!({"id": id(&auditor)}));
+    assert!(matches!(out.result, phr_vm::CallResult::Err { ref code, .. } if code == "not-found"), "not yet enrolled");
     c.rejected(&a, "identity", "approve_auditor", json!({"public_key": auditor.public_key()}), "conflict");
     let rec = c.ok(&b, "identity", "approve_auditor", json!({"public_key": auditor.public_key()}));
     assert_eq!(rec["kind"], "auditor");

@@ -36,6 +36,7 @@ fn consenting_patient(c: &mut Chain) -> Keypair {
 
 fn evaluate_restricted(c: &Chain, patient: &Keypair) -> Value {
     c.query(
+        patient,
         "consent",
         "evaluate",
         json!({"patient": id(patient), "actor": {"id": "ab".repeat(20), "org": "northclinic"},
@@ -84,13 +85,13 @@ fn an_approved_upgrade_serves_from_the_next_transaction_with_the_state_kept() {
     let eval = evaluate_restricted(&c, &alice);
     assert_eq!(eval["decision"], "deny", "v2 opens R data only to a provision naming R: {eval}");
     assert_eq!(eval["basis"], "base", "the provision no longer matches; the base decision denies: {eval}");
-    let list = c.query("consent", "list", json!({"patient": id(&alice)}));
+    let list = c.query(&alice, "consent", "list", json!({"patient": id(&alice)}));
     assert_eq!(list["consents"].as_array().unwrap().len(), 1, "alice's consent is still there");
-    let rules = c.query("consent", "rules", json!({}));
+    let rules = c.query(&alice, "consent", "rules", json!({}));
     assert_eq!(rules["rules"], 2);
     assert_eq!(rules["migration"]["from_code_hash"], v1, "migrate ran once, from v1: {rules}");
 
-    let history = c.query("lifecycle", "history", json!({"name": "consent"}));
+    let history = c.query(&stmarys, "lifecycle", "history", json!({"name": "consent"}));
     let versions = history["versions"].as_array().unwrap();
     assert_eq!(versions.len(), 2);
     assert_eq!(versions[0]["code_hash"], hash(phr_contracts::CONSENT_V2));
@@ -99,7 +100,7 @@ fn an_approved_upgrade_serves_from_the_next_transaction_with_the_state_kept() {
     assert_eq!(approvers, ["northclinic", "stmarys"]);
     assert_eq!(versions[1]["code_hash"], v1);
     assert_eq!(versions[1]["committed_at"]["height"], 0, "v1 came with the genesis");
-    let list = c.query("lifecycle", "list", json!({}));
+    let list = c.query(&stmarys, "lifecycle", "list", json!({}));
     let consent = list["contracts"].as_array().unwrap().iter().find(|x| x["name"] == "consent").unwrap().clone();
     assert_eq!(consent["sequence"], 2);
     assert_eq!(consent["pending"], json!([]), "the commit consumed the approvals");
@@ -113,7 +114,7 @@ fn an_approved_upgrade_serves_from_the_next_transaction_with_the_state_kept() {
         ..Default::default()
     };
     let exec = phr_executor::Executor::open(&data, genesis, &dir, opts).unwrap();
-    let out = exec.query("consent", "rules", "{}").unwrap();
+    let out = exec.query(None, "consent", "rules", "{}").unwrap();
     assert!(matches!(out.result, phr_vm::CallResult::Ok(ref s) if s.contains("\"rules\":2")), "{:?}", out.result);
 }
 
@@ -134,9 +135,9 @@ fn a_new_contract_is_deployed_at_sequence_one() {
     assert_eq!(rec["previous_code_hash"], Value::Null);
     c.ok(&p, "consent-next", "create", json!({"decision": "permit"}));
     // The same code serves both names, each with its own state.
-    let mine = c.query("consent-next", "list", json!({"patient": id(&p)}));
+    let mine = c.query(&p, "consent-next", "list", json!({"patient": id(&p)}));
     assert_eq!(mine["consents"].as_array().unwrap().len(), 1);
-    assert_eq!(c.query("consent", "list", json!({"patient": id(&p)}))["consents"], json!([]));
+    assert_eq!(c.query(&p, "consent", "list", json!({"patient": id(&p)}))["consents"], json!([]));
 }
 
 #[test]
@@ -181,7 +182,7 @@ fn lifecycle_refusals_name_the_reason_and_change_nothing() {
     assert!(m.contains("install, approve, commit"), "{m}");
 
     // Nothing of that changed which code serves consent.
-    let got = c.query("lifecycle", "get", json!({"name": "consent"}));
+    let got = c.query(&stmarys, "lifecycle", "get", json!({"name": "consent"}));
     assert_eq!(got["sequence"], 1);
     assert_eq!(got["code_hash"], hash(phr_contracts::CONSENT));
     let pending: Vec<(&str, &str)> = got["pending"]
@@ -197,7 +198,7 @@ fn lifecycle_refusals_name_the_reason_and_change_nothing() {
     let r = c.ok(&northclinic, "lifecycle", "approve", triple("consent", v2, 2));
     assert_eq!(r["replaces"], rh);
     c.ok(&stmarys, "lifecycle", "commit", triple("consent", v2, 2));
-    assert_eq!(c.query("consent", "rules", json!({}))["rules"], 2);
+    assert_eq!(c.query(&stmarys, "consent", "rules", json!({}))["rules"], 2);
 }
 
 #[test]
@@ -216,13 +217,17 @@ fn a_failing_migrate_aborts_the_commit() {
     assert!(matches!(r.status, TxStatus::Rejected { ref message, .. } if message.contains("out of fuel")), "{r:?}");
     assert_eq!(r.fuel_used, phr_ledger::ChainParams::default().fuel_per_tx, "the migrate burnt the tx's fuel");
     assert!(r.writes.is_empty());
-    assert_eq!(c.query("lifecycle", "get", json!({"name": "runaway"}))["sequence"], 1, "still the first version");
-    assert_eq!(c.query("runaway", "migrated", json!({})), false);
+    assert_eq!(
+        c.query(&admin, "lifecycle", "get", json!({"name": "runaway"}))["sequence"],
+        1,
+        "still the first version"
+    );
+    assert_eq!(c.query(&admin, "runaway", "migrated", json!({})), false);
 
     c.ok(&p, "runaway", "write", json!("fine"));
     let rec = c.ok(&admin, "lifecycle", "commit", t);
     assert_eq!(rec["sequence"], 2);
-    assert_eq!(c.query("runaway", "migrated", json!({})), true);
+    assert_eq!(c.query(&admin, "runaway", "migrated", json!({})), true);
 }
 
 #[test]
@@ -236,8 +241,8 @@ fn install_and_commit_in_one_block_compile_on_demand() {
     let commit = c.tx(&admin, "lifecycle", "commit", triple("consent", phr_contracts::CONSENT_V2, 2));
     let r = c.block(vec![install, approve, commit]);
     assert!(r.iter().all(|r| r.status == TxStatus::Ok), "{r:?}");
-    assert_eq!(c.query("consent", "rules", json!({}))["rules"], 2);
-    let code = c.query("lifecycle", "code", json!({"code_hash": hash(phr_contracts::CONSENT_V2)}));
+    assert_eq!(c.query(&admin, "consent", "rules", json!({}))["rules"], 2);
+    let code = c.query(&admin, "lifecycle", "code", json!({"code_hash": hash(phr_contracts::CONSENT_V2)}));
     assert_eq!(code["installed_by"], id(&admin));
     assert_eq!(code["org"], "stmarys");
 }

@@ -8,6 +8,7 @@ mod consent;
 mod explain;
 mod identity;
 mod lifecycle;
+mod reads;
 mod record;
 mod runaway;
 mod support;

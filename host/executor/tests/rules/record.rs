@@ -58,11 +58,11 @@ fn anchor_amend_dispose_verify_and_history() {
     );
     assert_eq!(amended["version"], 2);
 
-    let v = c.query("record-anchor", "verify", json!({"record_id": "stmarys/lab/1", "sha256": v1}));
+    let v = c.query(&doc, "record-anchor", "verify", json!({"record_id": "stmarys/lab/1", "sha256": v1}));
     assert_eq!((v["current"].as_bool(), v["matched_version"].as_u64()), (Some(false), Some(1)));
-    let v = c.query("record-anchor", "verify", json!({"record_id": "stmarys/lab/1", "sha256": v2}));
+    let v = c.query(&doc, "record-anchor", "verify", json!({"record_id": "stmarys/lab/1", "sha256": v2}));
     assert_eq!((v["current"].as_bool(), v["matched_version"].as_u64()), (Some(true), Some(2)));
-    let v = c.query("record-anchor", "verify", json!({"record_id": "stmarys/lab/1", "sha256": sha("forged")}));
+    let v = c.query(&doc, "record-anchor", "verify", json!({"record_id": "stmarys/lab/1", "sha256": sha("forged")}));
     assert_eq!(v["matched_version"], serde_json::Value::Null);
 
     c.rejected(
@@ -87,10 +87,11 @@ fn anchor_amend_dispose_verify_and_history() {
         "conflict",
     );
 
-    let h = c.query("record-anchor", "history", json!({"record_id": "stmarys/lab/1"}));
+    let admin = c.admin("stmarys").clone();
+    let h = c.query(&admin, "record-anchor", "history", json!({"record_id": "stmarys/lab/1"}));
     let changes: Vec<&str> = h["versions"].as_array().unwrap().iter().map(|v| v["change"].as_str().unwrap()).collect();
     assert_eq!(changes, ["anchor", "amend", "dispose"]);
-    let l = c.query("record-anchor", "list_by_patient", json!({"patient": id(&alice)}));
+    let l = c.query(&alice, "record-anchor", "list_by_patient", json!({"patient": id(&alice)}));
     assert_eq!(l["records"].as_array().unwrap().len(), 1);
 }
 

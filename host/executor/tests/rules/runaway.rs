@@ -51,10 +51,10 @@ fn the_chain_goes_on_after_runaway_calls_and_failed_writes_leave_no_trace() {
     let p = c.patient();
     c.send(&p, "runaway", "spin", json!({}));
     c.send(&p, "runaway", "write_then_fail", json!({}));
-    assert_eq!(c.query("runaway", "read", json!({})), serde_json::Value::Null);
+    assert_eq!(c.query(&p, "runaway", "read", json!({})), serde_json::Value::Null);
     c.ok(&p, "runaway", "write", json!({"v": 1}));
-    assert_eq!(c.query("runaway", "read", json!({})), json!({"v": 1}));
+    assert_eq!(c.query(&p, "runaway", "read", json!({})), json!({"v": 1}));
     // A query that loops forever ends out of fuel, not hung.
-    let q = c.exec.query("runaway", "spin", "{}").unwrap();
+    let q = c.query_out(Some(&p), "runaway", "spin", json!({}));
     assert_eq!(q.result, phr_vm::CallResult::OutOfFuel);
 }

@@ -9,6 +9,8 @@ use std::sync::Arc;
 pub struct Chain {
     pub exec: Arc<Executor>,
     pub admins: Vec<(String, Keypair)>,
+    /// The key of the genesis node `node0` (of the first organisation), enrolled as its node.
+    pub node: Keypair,
     pub dir: tempfile::TempDir,
     nonce: u64,
 }
@@ -46,6 +48,7 @@ impl Chain {
                 public_key: node_key.public_key(),
                 api_addr: "127.0.0.1:0".into(),
                 peer_addr: "127.0.0.1:0".into(),
+                tls_cert_sha256: phr_ledger::Hash32([7; 32]),
             }],
             params: ChainParams::default(),
             contracts: list,
@@ -57,7 +60,7 @@ impl Chain {
             ..Default::default()
         };
         let exec = Executor::open(&dir.path().join("data"), genesis, dir.path(), opts).unwrap();
-        Chain { exec, admins, dir, nonce: 0 }
+        Chain { exec, admins, node: node_key, dir, nonce: 0 }
     }
 
     pub fn admin(&self, org: &str) -> &Keypair {
@@ -111,18 +114,42 @@ impl Chain {
         }
     }
 
-    /// A read-only query that must succeed.
-    pub fn query(&self, contract: &str, method: &str, args: Value) -> Value {
-        match self.exec.query(contract, method, &args.to_string()).unwrap().result {
+    /// A read-only query by `reader` that must succeed.
+    pub fn query(&self, reader: &Keypair, contract: &str, method: &str, args: Value) -> Value {
+        match self.query_out(Some(reader), contract, method, args).result {
             phr_vm::CallResult::Ok(out) => serde_json::from_str(&out).unwrap(),
             other => panic!("{contract}.{method} query failed: {other:?}"),
         }
+    }
+
+    /// A read-only query by `reader` (anonymous when `None`), whatever its result.
+    pub fn query_out(
+        &self,
+        reader: Option<&Keypair>,
+        contract: &str,
+        method: &str,
+        args: Value,
+    ) -> phr_executor::QueryOutput {
+        let key = reader.map(|k| k.public_key());
+        self.exec.query(key.as_ref(), contract, method, &args.to_string()).unwrap()
     }
 
     /// Enrol a new patient and return their key.
     pub fn patient(&mut self) -> Keypair {
         let k = Keypair::generate();
         self.ok(&k, "identity", "enrol_patient", serde_json::json!({}));
+        k
+    }
+
+    /// Enrol a new auditor, approved by the admins of a majority of the organisations.
+    pub fn auditor(&mut self) -> Keypair {
+        let k = Keypair::generate();
+        let admins: Vec<Keypair> = self.admins.iter().map(|(_, a)| a.clone()).collect();
+        for admin in &admins[..admins.len() / 2 + 1] {
+            self.ok(admin, "identity", "approve_auditor", serde_json::json!({"public_key": k.public_key()}));
+        }
+        let enrolled = self.exec.caller_of(&k.public_key()).unwrap();
+        assert_eq!(enrolled.map(|c| c.kind), Some(phr_ledger::CallerKind::Auditor));
         k
     }
 

@@ -17,7 +17,7 @@ fn the_real_contracts_are_accepted() {
         assert!(c.has_migrate, "{name} is built with the SDK, which exports migrate");
     }
     // A minimal component of the plain world (no migrate) is a contract too.
-    let plain = component(&format!("package test:plain; world w {{ import phr:chaincode/host@0.1.0; {OUR_EXPORTS} }}"));
+    let plain = component(&format!("package test:plain; world w {{ import phr:chaincode/host@0.2.0; {OUR_EXPORTS} }}"));
     assert!(!vm.compile(&plain).unwrap().has_migrate);
 }
 
@@ -62,8 +62,9 @@ fn a_compiled_code_cache_entry_filed_under_another_code_hash_is_ignored() {
         std::fs::copy(from, cache.path().join(format!("{consent}.{ext}"))).unwrap();
     }
     // A fresh chain through the mixed-up cache still runs the real consent contract.
-    let c = crate::support::Chain::with_cache(&["stmarys"], cache.path().to_path_buf());
-    let out = c.query("consent", "list", serde_json::json!({"patient": "ab".repeat(20)}));
+    let mut c = crate::support::Chain::with_cache(&["stmarys"], cache.path().to_path_buf());
+    let auditor = c.auditor();
+    let out = c.query(&auditor, "consent", "list", serde_json::json!({"patient": "ab".repeat(20)}));
     assert_eq!(out["consents"], serde_json::json!([]));
 }
 
@@ -93,7 +94,7 @@ fn inspect_reports_what_it_learnt_and_enforces_the_genesis_size_limit() {
 #[test]
 fn a_memory_larger_than_the_limit_at_start_is_refused_at_install() {
     // 1000 pages (64 MiB) initial memory against the 32 MiB default limit.
-    let wit = format!("package test:plain; world w {{ import phr:chaincode/host@0.1.0; {OUR_EXPORTS} }}");
+    let wit = format!("package test:plain; world w {{ import phr:chaincode/host@0.2.0; {OUR_EXPORTS} }}");
     let big = component_edited(&wit, |text| {
         let lines: Vec<String> = text
             .lines()

@@ -77,7 +77,7 @@ pub fn check(node: &Node, bytes: &[u8]) -> Result<AdminOp, ApiError> {
         )
     };
     match &cmd.body.action {
-        NodeAction::Add { name, org, public_key, peer_addr, api_addr } => {
+        NodeAction::Add { name, org, public_key, peer_addr, api_addr, tls_cert_sha256 } => {
             if org != admin_org {
                 return Err(forbidden(org));
             }
@@ -101,6 +101,7 @@ pub fn check(node: &Node, bytes: &[u8]) -> Result<AdminOp, ApiError> {
                 public_key: public_key.to_hex(),
                 peer_addr: peer_addr.clone(),
                 api_addr: api_addr.clone(),
+                tls_cert_sha256: tls_cert_sha256.to_hex(),
             }))
         }
         NodeAction::Promote { name } | NodeAction::Remove { name } => {

@@ -52,13 +52,19 @@ pub async fn block(
             ApiError::bad_request("malformed", format!("block height {height:?} is not a number or `latest`"))
         })?
     };
-    let db = node.exec.db();
-    let b = db.block(height).map_err(|e| ApiError::internal(e.to_string()))?;
-    let b =
-        b.ok_or_else(|| ApiError::not_found(format!("no block {height}; the chain is at {}", node.exec.tip().height)))?;
-    let receipts =
-        if p.receipts { Some(db.receipts(height).map_err(|e| ApiError::internal(e.to_string()))?) } else { None };
-    Ok(Json(views::block(&b, receipts.as_deref())))
+    let n = node.clone();
+    tokio::task::spawn_blocking(move || {
+        let db = n.exec.db();
+        let b = db.block(height).map_err(|e| ApiError::internal(e.to_string()))?;
+        let b = b.ok_or_else(|| {
+            ApiError::not_found(format!("no block {height}; the chain is at {}", n.exec.tip().height))
+        })?;
+        let receipts =
+            if p.receipts { Some(db.receipts(height).map_err(|e| ApiError::internal(e.to_string()))?) } else { None };
+        Ok(Json(views::block(&b, receipts.as_deref())))
+    })
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))?
 }
 
 #[derive(Deserialize)]
@@ -80,15 +86,23 @@ pub async fn blocks(
 ) -> Result<Json<Value>, ApiError> {
     let Query(p) = p?;
     let tip = node.exec.tip().height;
-    let limit = p.limit.clamp(1, 1000);
-    let from = p.from.unwrap_or_else(|| (tip + 1).saturating_sub(limit));
-    let mut out = Vec::new();
-    for h in from..=tip.min(from.saturating_add(limit - 1)) {
-        if let Some(b) = node.exec.db().block(h).map_err(|e| ApiError::internal(e.to_string()))? {
-            out.push(json!({"height": h, "hash": b.hash(), "time_ms": b.header.time_ms, "tx_count": b.header.tx_count, "proposer": b.header.proposer}));
-        }
+    if !(1..=1000).contains(&p.limit) {
+        return Err(ApiError::bad_request("malformed", "limit must be between 1 and 1000"));
     }
-    Ok(Json(json!({"height": tip, "blocks": out})))
+    let limit = p.limit;
+    let from = p.from.unwrap_or_else(|| (tip + 1).saturating_sub(limit));
+    let n = node.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut out = Vec::new();
+        for h in from..=tip.min(from.saturating_add(limit - 1)) {
+            if let Some(b) = n.exec.db().block(h).map_err(|e| ApiError::internal(e.to_string()))? {
+                out.push(json!({"height": h, "hash": b.hash(), "time_ms": b.header.time_ms, "tx_count": b.header.tx_count, "proposer": b.header.proposer}));
+            }
+        }
+        Ok(Json(json!({"height": tip, "blocks": out})))
+    })
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))?
 }
 
 pub async fn contracts(State(node): State<Arc<Node>>) -> Result<Json<Value>, ApiError> {

@@ -1,49 +1,104 @@
 //! The node's HTTP JSON API. See `docs/api.md` and `docs/openapi.yaml`.
+//!
+//! Every route is in [`rules::RULES`] with the callers it serves; the
+//! [`guard`] enforces limits, body sizes, signatures and that rule before a
+//! handler runs, and handlers that decide more (a receipt for its signer, a
+//! topic for its owner) say so in the table.
 
 pub mod admin;
 mod audit;
 mod chain;
 mod error;
 mod events;
+pub mod guard;
+pub mod limits;
 mod query;
+pub mod rules;
+mod session;
 mod txs;
 pub mod views;
 
 pub use error::ApiError;
 
 use crate::runtime::Node;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{header, StatusCode};
+use axum::extract::State;
+use axum::http::{header, Method, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::{on, MethodFilter, MethodRouter};
 use axum::Router;
 use std::sync::Arc;
 
 /// The OpenAPI description served at `/v1/openapi.yaml`.
 pub const OPENAPI: &str = include_str!("../../../../docs/openapi.yaml");
 
-/// Every route of the API.
+/// The largest bodies the routes take, from the chain's parameters.
+pub fn body_limits(params: &phr_ledger::ChainParams) -> guard::BodyLimits {
+    guard::BodyLimits {
+        small: 16 * 1024,
+        query: txs::json_limit(params),
+        tx: txs::json_limit(params).max(params.max_any_tx_bytes()) + 1024,
+    }
+}
+
+/// Registers handlers only for routes of [`rules::RULES`].
+struct Routes {
+    router: Router<Arc<Node>>,
+    registered: usize,
+}
+
+impl Routes {
+    fn add(mut self, method: Method, path: &'static str, handler: MethodRouter<Arc<Node>>) -> Self {
+        assert!(rules::find(&method, path).is_some(), "route {method} {path} has no rule in api::rules");
+        self.registered += 1;
+        self.router = self.router.route(path, handler);
+        self
+    }
+}
+
+fn filter(m: &Method) -> MethodFilter {
+    MethodFilter::try_from(m.clone()).expect("a standard method")
+}
+
+/// Every route of the API, behind the guard.
 pub fn router(node: Arc<Node>) -> Router {
-    let params = &node.exec.genesis().params;
-    let body_limit = txs::json_limit(params).max(params.max_any_tx_bytes()) + 64 * 1024;
-    Router::new()
-        .route("/v1/txs", post(txs::submit))
-        .route("/v1/txs/{id}", get(txs::get))
-        .route("/v1/query", post(query::query))
-        .route("/v1/status", get(chain::status))
-        .route("/v1/blocks", get(chain::blocks))
-        .route("/v1/blocks/{height}", get(chain::block))
-        .route("/v1/contracts", get(chain::contracts))
-        .route("/v1/admin/nodes", post(admin::nodes))
-        .route("/v1/genesis", get(audit::genesis))
-        .route("/v1/code/{hash}", get(audit::code))
-        .route("/v1/raw/blocks", get(audit::raw_blocks))
-        .route("/v1/audit/explain/{id}", get(audit::explain))
-        .route("/v1/events", get(events::events))
-        .route("/v1/openapi.yaml", get(|| async { ([(header::CONTENT_TYPE, "application/yaml")], OPENAPI) }))
-        .route("/metrics", get(metrics))
+    let mut routes = Routes { router: Router::new(), registered: 0 };
+    macro_rules! route {
+        ($method:ident $path:literal => $handler:expr) => {
+            routes = routes.add(Method::$method, $path, on(filter(&Method::$method), $handler));
+        };
+    }
+    route!(GET "/v1/health" => || async { "ok" });
+    route!(GET "/v1/status" => chain::status);
+    route!(GET "/v1/openapi.yaml" => || async { ([(header::CONTENT_TYPE, "application/yaml")], OPENAPI) });
+    route!(POST "/v1/txs" => txs::submit);
+    route!(GET "/v1/txs/{id}" => txs::get);
+    route!(POST "/v1/query" => query::query);
+    route!(GET "/v1/blocks" => chain::blocks);
+    route!(GET "/v1/blocks/{height}" => chain::block);
+    route!(GET "/v1/contracts" => chain::contracts);
+    route!(POST "/v1/admin/nodes" => admin::nodes);
+    route!(GET "/v1/genesis" => audit::genesis);
+    route!(GET "/v1/code/{hash}" => audit::code);
+    route!(GET "/v1/raw/blocks" => audit::raw_blocks);
+    route!(GET "/v1/audit/explain/{id}" => audit::explain);
+    route!(GET "/v1/events" => events::events);
+    route!(GET "/metrics" => metrics);
+    // Two methods on one path: merged by axum's router.
+    routes = routes.add(Method::POST, "/v1/session", axum::routing::post(session::open).delete(session::close));
+    routes.registered += 1;
+    assert_eq!(routes.registered, rules::RULES.len(), "every rule of api::rules has a route");
+    routes
+        .router
+        .route_layer(axum::middleware::from_fn_with_state(node.clone(), guard::guard))
         .fallback(|| async { ApiError::not_found("no such route; see /v1/openapi.yaml") })
-        .layer(DefaultBodyLimit::max(body_limit))
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "this route does not take that method; see /v1/openapi.yaml",
+            )
+        })
+        .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(node)
 }
 

@@ -1,16 +1,26 @@
-//! Read-only contract queries.
+//! Read-only contract queries, run as the signed caller.
+//!
+//! The contract's read rules decide what the caller sees. When an auditor
+//! reads a patient's data, the contract announces it (`audit.read`), and this
+//! node records the read on chain, signed with its own key
+//! (`access-grant.record_audit`), before it answers: if the record cannot be
+//! committed, the auditor gets nothing.
 
 use super::error::{status_for_contract_code, ApiError};
+use super::guard::Who;
 use crate::runtime::Node;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
-use phr_executor::QueryError;
+use axum::{Extension, Json};
+use phr_executor::{QueryError, QueryOutput};
+use phr_ledger::CallerKind;
 use phr_vm::CallResult;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::time::Duration;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -22,8 +32,12 @@ struct QueryBody {
     args: Value,
 }
 
+/// Most patients one audit record names (the contract's limit).
+const AUDIT_CHUNK: usize = 64;
+
 pub async fn query(
     State(node): State<Arc<Node>>,
+    Extension(who): Extension<Who>,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let body = body?;
@@ -35,11 +49,24 @@ pub async fn query(
         other => other.to_string(),
     };
     node.metrics.queries.inc();
-    // A query is one contract call against the store (tens of microseconds, fuel-bounded).
-    let out = node.exec.query(&q.contract, &q.method, &args).map_err(|e| match e {
-        QueryError::UnknownContract(_) => ApiError::new(StatusCode::NOT_FOUND, "unknown-contract", e.to_string()),
-        QueryError::Fault(m) => ApiError::internal(m),
-    })?;
+    let exec = node.exec.clone();
+    let key = who.principal.key();
+    let (contract, method) = (q.contract.clone(), q.method.clone());
+    // Heavy work runs on the read pool, never on the threads that drive Raft.
+    let out = tokio::task::spawn_blocking(move || exec.query(key.as_ref(), &contract, &method, &args))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(|e| match e {
+            QueryError::UnknownContract(_) => ApiError::new(StatusCode::NOT_FOUND, "unknown-contract", e.to_string()),
+            QueryError::Fault(m) => ApiError::internal(m),
+        })?;
+    match &out.result {
+        CallResult::Ok(_) => record_audit(&node, &out, &q.contract, &q.method).await?,
+        CallResult::Err { code, message } if code == "unauthorized" => {
+            tracing::info!(caller = %who.describe(), "refused a read of {}.{}: {message}", q.contract, q.method);
+        }
+        _ => {}
+    }
     match out.result {
         CallResult::Ok(s) => {
             let result: Value = serde_json::from_str(&s).unwrap_or(Value::String(s));
@@ -51,4 +78,34 @@ pub async fn query(
         }
         CallResult::Trapped { reason } => Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "trapped", reason)),
     }
+}
+
+/// If an auditor read patients' data, record it on chain before answering.
+async fn record_audit(node: &Node, out: &QueryOutput, contract: &str, method: &str) -> Result<(), ApiError> {
+    if out.caller.kind != CallerKind::Auditor {
+        return Ok(());
+    }
+    let patients: BTreeSet<String> =
+        out.events.iter().filter(|e| e.name == "audit.read").filter_map(|e| e.topics.first().cloned()).collect();
+    if patients.is_empty() {
+        return Ok(());
+    }
+    let patients: Vec<String> = patients.into_iter().collect();
+    for chunk in patients.chunks(AUDIT_CHUNK) {
+        let args = json!({
+            "auditor": out.caller.id,
+            "patients": chunk,
+            "what": format!("{contract}.{method}"),
+            "served_by": node.id,
+        });
+        node.submit_own("access-grant", "record_audit", &args, Duration::from_secs(15)).await.map_err(|e| {
+            tracing::warn!(auditor = %out.caller.id, "an auditor's read was not answered: recording it failed: {e}");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "audit-not-recorded",
+                format!("an auditor's read of patient data is answered only once it is recorded on chain, and recording it failed: {e}"),
+            )
+        })?;
+    }
+    Ok(())
 }

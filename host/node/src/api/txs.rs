@@ -1,6 +1,7 @@
 //! Submitting transactions and reading their receipts.
 
 use super::error::ApiError;
+use super::guard::{too_many, Who};
 use super::views;
 use crate::runtime::Node;
 use axum::body::Bytes;
@@ -8,7 +9,7 @@ use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use phr_ledger::{Hash32, SignedTx};
 use phr_orderer::MempoolError;
 use serde::Deserialize;
@@ -71,6 +72,7 @@ fn parse(node: &Node, headers: &HeaderMap, body: &[u8]) -> Result<SignedTx, ApiE
 
 pub async fn submit(
     State(node): State<Arc<Node>>,
+    Extension(who): Extension<Who>,
     p: Result<Query<SubmitParams>, QueryRejection>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -79,6 +81,21 @@ pub async fn submit(
     let body = body?;
     let tx =
         parse(&node, &headers, &body).inspect_err(|e| node.metrics.txs_rejected.with_label_values(&[&e.code]).inc())?;
+    // Submissions count against the transaction's signer, whoever sends it;
+    // self-enrolments (each with a new key) against the sender's address.
+    let enrolment = tx.body.contract == "identity" && tx.body.method == "enrol_patient";
+    let limited = node.edge.limits.submission(&tx.body.signer).and_then(|()| {
+        if enrolment {
+            node.edge.limits.enrolment(who.remote)
+        } else {
+            Ok(())
+        }
+    });
+    if let Err(over) = limited {
+        node.metrics.txs_rejected.with_label_values(&["rate-limited"]).inc();
+        tracing::info!(signer = %tx.body.signer.id(), "refused a transaction: {}", over.what);
+        return Ok(too_many(over));
+    }
     // Admission is one signature check and a few point reads (~0.1 ms): cheaper
     // done here than handed to another thread.
     let id = node.exec.admit(&tx).map_err(|r| {
@@ -93,17 +110,15 @@ pub async fn submit(
             format!("not accepted: {why}; retry later"),
         ));
     }
-    let (ticket, waiter) = match p.wait.then(|| node.waiters.register(id)) {
+    // Dropping the ticket (on any return, or if the client goes away) releases the wait.
+    let (_ticket, waiter) = match p.wait.then(|| node.waiters.register(id)) {
         Some((t, w)) => (Some(t), Some(w)),
         None => (None, None),
     };
     let size = phr_ledger::Canonical::to_canonical(&tx).len();
     match node.mempool.push(id, tx, size) {
         Ok(()) | Err(MempoolError::Pending(_)) => {}
-        Err(e @ MempoolError::Full(_)) => {
-            if let Some(t) = ticket {
-                node.waiters.forget(t);
-            }
+        Err(e @ (MempoolError::Full(_) | MempoolError::FullBytes(_))) => {
             node.metrics.txs_rejected.with_label_values(&["busy"]).inc();
             return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", e.to_string()));
         }
@@ -139,15 +154,34 @@ pub async fn submit(
     }
 }
 
-pub async fn get(State(node): State<Arc<Node>>, id: Result<Path<String>, PathRejection>) -> Result<Response, ApiError> {
+/// A receipt, for the transaction's signer or a chain reader. Anyone else
+/// learns nothing, not even whether the transaction exists.
+pub async fn get(
+    State(node): State<Arc<Node>>,
+    Extension(who): Extension<Who>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
     let Path(id) = id?;
     let id: Hash32 =
         id.parse().map_err(|e: String| ApiError::bad_request("malformed", format!("transaction id: {e}")))?;
-    match node.exec.db().receipt(&id).map_err(|e| ApiError::internal(e.to_string()))? {
+    let db = node.exec.db();
+    let committed = db.receipt(&id).map_err(|e| ApiError::internal(e.to_string()))?;
+    let signer = match &committed {
+        Some(((h, i), _)) => db
+            .block(*h)
+            .map_err(|e| ApiError::internal(e.to_string()))?
+            .and_then(|b| b.txs.get(*i as usize).map(|t| t.body.signer)),
+        None => node.mempool.get(&id).map(|t| t.body.signer),
+    };
+    let allowed = signer.is_some() && (who.chain_reader || signer == who.principal.key());
+    if !allowed {
+        tracing::info!(caller = %who.describe(), "refused a receipt it did not sign");
+        return Err(ApiError::not_found(format!(
+            "no transaction {id} signed by this caller is committed or waiting here (receipts are for their signer and chain readers)"
+        )));
+    }
+    match committed {
         Some(((h, i), r)) => Ok(Json(views::receipt(h, i, &r)).into_response()),
-        None if node.mempool.contains(&id) => {
-            Ok((StatusCode::ACCEPTED, Json(json!({"tx_id": id, "status": "pending"}))).into_response())
-        }
-        None => Err(ApiError::not_found(format!("no transaction {id} is committed or waiting here"))),
+        None => Ok((StatusCode::ACCEPTED, Json(json!({"tx_id": id, "status": "pending"}))).into_response()),
     }
 }

@@ -4,6 +4,7 @@
 //! Exit codes: 0 everything matched; 3 a divergence was found (the first one is
 //! reported); 1 the audit could not be carried out.
 
+use super::conn::{Conn, ReadKey};
 use crate::config::NodeConfig;
 use crate::http_source::HttpSource;
 use anyhow::Context;
@@ -16,12 +17,15 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Where the chain to audit comes from. Default: the node at PHR_NODE (or
-/// http://127.0.0.1:7700), over its API.
+/// https://127.0.0.1:7700), over its API, signed by an auditor's key (or an
+/// admin of the node's organisation).
 #[derive(Args, Clone)]
 pub struct SourceArgs {
-    /// A node's API URL: audit what it serves, with no access to its disk.
-    #[arg(long, env = "PHR_NODE", default_value = super::DEFAULT_NODE)]
-    node: String,
+    /// A node's API: audit what it serves, with no access to its disk.
+    #[command(flatten)]
+    conn: Conn,
+    #[command(flatten)]
+    key: ReadKey,
     /// A node's config: audit its data directory (read-only; the node may run).
     #[arg(long, conflicts_with = "data")]
     config: Option<PathBuf>,
@@ -61,8 +65,10 @@ pub enum AuditCmd {
     Explain {
         /// The transaction id.
         tx_id: String,
-        #[arg(long, env = "PHR_NODE", default_value = super::DEFAULT_NODE)]
-        node: String,
+        #[command(flatten)]
+        conn: Conn,
+        #[command(flatten)]
+        key: ReadKey,
         /// Explain from a node's data directory instead of its API.
         #[arg(long)]
         config: Option<PathBuf>,
@@ -111,7 +117,7 @@ fn open_source(s: &SourceArgs) -> anyhow::Result<Box<dyn ChainSource + Send>> {
     if let (Some(data), Some(genesis)) = (&s.data, &s.genesis) {
         return Ok(Box::new(StoreSource::open(data, genesis)?));
     }
-    Ok(Box::new(HttpSource::new(&s.node, tokio::runtime::Handle::current())))
+    Ok(Box::new(HttpSource::new(s.conn.signed(s.key.key.as_deref())?, tokio::runtime::Handle::current())))
 }
 
 fn bar(quiet: bool) -> ProgressBar {
@@ -309,7 +315,7 @@ pub async fn run(cmd: AuditCmd) -> anyhow::Result<ExitCode> {
             }
             Ok(if report.divergence.is_none() { ExitCode::SUCCESS } else { ExitCode::from(DIVERGED) })
         }
-        AuditCmd::Explain { tx_id, node, config, json } => {
+        AuditCmd::Explain { tx_id, conn, key, config, json } => {
             let id: phr_ledger::Hash32 = tx_id.parse().map_err(|e: String| anyhow::anyhow!("transaction id: {e}"))?;
             let e: Value = match config {
                 Some(cfg) => {
@@ -334,7 +340,7 @@ pub async fn run(cmd: AuditCmd) -> anyhow::Result<ExitCode> {
                         None => anyhow::bail!("no transaction {id} is committed in {}", cfg.data_dir.display()),
                     }
                 }
-                None => match crate::client::Client::new(&node).get_json(&format!("/v1/audit/explain/{id}")).await {
+                None => match conn.signed(key.key.as_deref())?.get_json(&format!("/v1/audit/explain/{id}")).await {
                     Ok(v) => v,
                     Err(e) => return super::calls::print(Err(e)),
                 },

@@ -1,6 +1,7 @@
 //! Client subcommands: status, tx, query, receipt, block, events.
 
-use crate::client::{Client, ClientError};
+use super::conn::{Conn, ReadKey};
+use crate::client::ClientError;
 use anyhow::Context;
 use futures::StreamExt;
 use phr_ledger::KeyFile;
@@ -10,11 +11,10 @@ use std::process::ExitCode;
 
 #[derive(clap::Args)]
 pub struct TxArgs {
-    /// Node API URL.
-    #[arg(long, env = "PHR_NODE", default_value = super::DEFAULT_NODE)]
-    node: String,
-    /// Key file of the signer.
-    #[arg(long)]
+    #[command(flatten)]
+    conn: Conn,
+    /// Key file of the signer (it signs the transaction and the request); also PHR_KEY.
+    #[arg(long, env = "PHR_KEY")]
     key: PathBuf,
     /// Contract name (consent, access-grant, record-anchor, identity, ...).
     #[arg(long)]
@@ -35,9 +35,10 @@ pub struct TxArgs {
 
 #[derive(clap::Args)]
 pub struct QueryArgs {
-    /// Node API URL.
-    #[arg(long, env = "PHR_NODE", default_value = super::DEFAULT_NODE)]
-    node: String,
+    #[command(flatten)]
+    conn: Conn,
+    #[command(flatten)]
+    key: ReadKey,
     #[arg(long)]
     contract: String,
     #[arg(long)]
@@ -68,8 +69,8 @@ fn parse_args(s: &str) -> anyhow::Result<Value> {
     serde_json::from_str(s).with_context(|| format!("--args is not valid JSON: {s}"))
 }
 
-pub async fn status(node: &str) -> anyhow::Result<ExitCode> {
-    print(Client::new(node).status().await)
+pub async fn status(conn: &Conn) -> anyhow::Result<ExitCode> {
+    print(conn.client()?.status().await)
 }
 
 pub async fn tx(a: TxArgs) -> anyhow::Result<ExitCode> {
@@ -78,7 +79,7 @@ pub async fn tx(a: TxArgs) -> anyhow::Result<ExitCode> {
     let key = serde_json::from_str::<KeyFile>(&text)
         .with_context(|| format!("{} is not a key file", a.key.display()))?
         .keypair()?;
-    let client = Client::new(&a.node);
+    let client = a.conn.client()?.signed_by(&key);
     let tx = match client.sign(&key, &a.contract, &a.method, &args, a.ttl).await {
         Ok(t) => t,
         Err(e) => return print(Err(e)),
@@ -91,11 +92,14 @@ pub async fn tx(a: TxArgs) -> anyhow::Result<ExitCode> {
 
 pub async fn query(a: QueryArgs) -> anyhow::Result<ExitCode> {
     let args = parse_args(&a.args)?;
-    print(Client::new(&a.node).query(&a.contract, &a.method, &args).await)
+    print(a.conn.signed(a.key.key.as_deref())?.query(&a.contract, &a.method, &args).await)
 }
 
-pub async fn events(node: &str, topic: Option<String>, from_height: Option<u64>) -> anyhow::Result<ExitCode> {
-    let client = Client::new(node);
+pub async fn events(
+    client: crate::client::Client,
+    topic: Option<String>,
+    from_height: Option<u64>,
+) -> anyhow::Result<ExitCode> {
     let stream = match client.events(topic.as_deref(), from_height).await {
         Ok(s) => s,
         Err(e) => return print(Err(e)),
@@ -118,12 +122,12 @@ pub(crate) fn load_key(path: &std::path::Path) -> anyhow::Result<phr_ledger::Key
 /// Sign and send one membership command, signed against the membership the
 /// node reports (signed again if the membership moved meanwhile).
 pub async fn node_command(
-    node: &str,
+    conn: &Conn,
     key: &std::path::Path,
     action: phr_ledger::NodeAction,
 ) -> anyhow::Result<ExitCode> {
     let admin = load_key(key)?;
-    let client = Client::new(node);
+    let client = conn.client()?.signed_by(&admin);
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -151,7 +155,7 @@ pub async fn node_command(
 
 /// `phr node add`: add the node of `config` as a learner, then promote it if asked.
 pub async fn node_add(
-    node: &str,
+    conn: &Conn,
     key: &std::path::Path,
     config: &std::path::Path,
     voter: bool,
@@ -161,16 +165,19 @@ pub async fn node_add(
     let (Some(org), Some(peer_addr)) = (cfg.org.clone(), cfg.peer_addr.clone()) else {
         anyhow::bail!("{} has no `org` and `peer_addr`: create it with `phr network add-node`", config.display());
     };
+    let cert = phr_tls::certs::Identity::load(&cfg.tls.cert, &cfg.tls.key, &cfg.tls.ca)
+        .with_context(|| format!("the TLS files of {}", config.display()))?;
     let add = phr_ledger::NodeAction::Add {
         name: cfg.node_id.clone(),
         org,
         public_key: node_key.public_key,
         peer_addr,
         api_addr: cfg.api_addr.clone(),
+        tls_cert_sha256: cert.fingerprint(),
     };
-    let code = node_command(node, key, add).await?;
+    let code = node_command(conn, key, add).await?;
     if code != ExitCode::SUCCESS || !voter {
         return Ok(code);
     }
-    node_command(node, key, phr_ledger::NodeAction::Promote { name: cfg.node_id }).await
+    node_command(conn, key, phr_ledger::NodeAction::Promote { name: cfg.node_id }).await
 }

@@ -3,7 +3,7 @@
 //! each contract and since when.
 
 use super::calls::{load_key, print};
-use crate::client::Client;
+use super::conn::{Conn, ReadKey};
 use anyhow::Context;
 use base64::Engine as _;
 use clap::Subcommand;
@@ -18,8 +18,8 @@ pub enum ContractCmd {
     /// node checks it the same way; the receipt names the code hash, or the reason
     /// it was refused.
     Install {
-        #[arg(long, env = "PHR_NODE", default_value = super::DEFAULT_NODE)]
-        node: String,
+        #[command(flatten)]
+        conn: Conn,
         /// Key file of an organisation admin.
         #[arg(long)]
         key: PathBuf,
@@ -33,16 +33,20 @@ pub enum ContractCmd {
     Commit(TripleArgs),
     /// Every contract, the code serving it, and approvals for its next sequence.
     List {
-        #[arg(long, env = "PHR_NODE", default_value = super::DEFAULT_NODE)]
-        node: String,
+        #[command(flatten)]
+        conn: Conn,
+        #[command(flatten)]
+        key: ReadKey,
         /// Print the raw JSON.
         #[arg(long)]
         json: bool,
     },
     /// Which code served a contract from which height, and who approved it.
     History {
-        #[arg(long, env = "PHR_NODE", default_value = super::DEFAULT_NODE)]
-        node: String,
+        #[command(flatten)]
+        conn: Conn,
+        #[command(flatten)]
+        key: ReadKey,
         /// The contract name.
         name: String,
         /// Print the raw JSON.
@@ -63,8 +67,8 @@ pub enum ContractCmd {
 
 #[derive(clap::Args)]
 pub struct TripleArgs {
-    #[arg(long, env = "PHR_NODE", default_value = super::DEFAULT_NODE)]
-    node: String,
+    #[command(flatten)]
+    conn: Conn,
     /// Key file of an organisation admin.
     #[arg(long)]
     key: PathBuf,
@@ -84,11 +88,11 @@ pub struct TripleArgs {
 
 pub async fn run(cmd: ContractCmd) -> anyhow::Result<ExitCode> {
     match cmd {
-        ContractCmd::Install { node, key, file } => install(&node, &key, &file).await,
+        ContractCmd::Install { conn, key, file } => install(&conn, &key, &file).await,
         ContractCmd::Approve(a) => triple("approve", a).await,
         ContractCmd::Commit(a) => triple("commit", a).await,
-        ContractCmd::List { node, json } => {
-            let r = Client::new(&node).query("lifecycle", "list", &json!({})).await;
+        ContractCmd::List { conn, key, json } => {
+            let r = conn.signed(key.key.as_deref())?.query("lifecycle", "list", &json!({})).await;
             match r {
                 Ok(v) if !json => {
                     print_list(&v);
@@ -97,8 +101,8 @@ pub async fn run(cmd: ContractCmd) -> anyhow::Result<ExitCode> {
                 other => print(other),
             }
         }
-        ContractCmd::History { node, name, json } => {
-            let r = Client::new(&node).query("lifecycle", "history", &json!({ "name": name })).await;
+        ContractCmd::History { conn, key, name, json } => {
+            let r = conn.signed(key.key.as_deref())?.query("lifecycle", "history", &json!({ "name": name })).await;
             match r {
                 Ok(v) if !json => {
                     print_history(&v);
@@ -124,12 +128,12 @@ pub async fn run(cmd: ContractCmd) -> anyhow::Result<ExitCode> {
     }
 }
 
-async fn install(node: &str, key: &std::path::Path, file: &std::path::Path) -> anyhow::Result<ExitCode> {
+async fn install(conn: &Conn, key: &std::path::Path, file: &std::path::Path) -> anyhow::Result<ExitCode> {
     let admin = load_key(key)?;
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let args = json!({ "code": base64::engine::general_purpose::STANDARD.encode(&bytes) });
     eprintln!("installing {} ({} bytes, code hash {})", file.display(), bytes.len(), phr_ledger::sha256(&[&bytes]));
-    let client = Client::new(node);
+    let client = conn.client()?.signed_by(&admin);
     let tx = match client.sign(&admin, "lifecycle", "install", &args, 100).await {
         Ok(t) => t,
         Err(e) => return print(Err(e)),
@@ -147,7 +151,7 @@ async fn triple(method: &str, a: TripleArgs) -> anyhow::Result<ExitCode> {
         }
         (None, None) => anyhow::bail!("give --code-hash or --file"),
     };
-    let client = Client::new(&a.node);
+    let client = a.conn.client()?.signed_by(&admin);
     let sequence = match a.sequence {
         Some(s) => s,
         None => match client.query("lifecycle", "get", &json!({ "name": a.name })).await {

@@ -2,6 +2,7 @@
 
 mod audit;
 mod calls;
+pub mod conn;
 mod contract;
 
 use crate::config::NodeConfig;
@@ -10,7 +11,7 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-pub(crate) const DEFAULT_NODE: &str = "http://127.0.0.1:7700";
+pub(crate) const DEFAULT_NODE: &str = "https://127.0.0.1:7700";
 
 #[derive(Parser)]
 #[command(
@@ -53,25 +54,28 @@ enum Command {
     },
     /// Show a node's chain height, last block, state root and role.
     Status {
-        /// Node API URL.
-        #[arg(long, env = "PHR_NODE", default_value = DEFAULT_NODE)]
-        node: String,
+        #[command(flatten)]
+        conn: conn::Conn,
     },
     /// Sign and submit a transaction.
     Tx(calls::TxArgs),
     /// Run a read-only contract query.
     Query(calls::QueryArgs),
-    /// Show a committed transaction's receipt.
+    /// Show a committed transaction's receipt (to its signer, or a chain reader).
     Receipt {
-        #[arg(long, env = "PHR_NODE", default_value = DEFAULT_NODE)]
-        node: String,
+        #[command(flatten)]
+        conn: conn::Conn,
+        #[command(flatten)]
+        key: conn::ReadKey,
         /// Transaction id (64 hex characters).
         tx_id: String,
     },
-    /// Show a block.
+    /// Show a block (to auditors and the admins of the node's organisation).
     Block {
-        #[arg(long, env = "PHR_NODE", default_value = DEFAULT_NODE)]
-        node: String,
+        #[command(flatten)]
+        conn: conn::Conn,
+        #[command(flatten)]
+        key: conn::ReadKey,
         /// Height, or `latest`.
         #[arg(default_value = "latest")]
         height: String,
@@ -79,10 +83,13 @@ enum Command {
         #[arg(long)]
         receipts: bool,
     },
-    /// Follow the event stream, for example everything that concerns a patient.
+    /// Follow the event stream, for example everything that concerns a patient
+    /// (each caller follows its own id; see docs/security.md).
     Events {
-        #[arg(long, env = "PHR_NODE", default_value = DEFAULT_NODE)]
-        node: String,
+        #[command(flatten)]
+        conn: conn::Conn,
+        #[command(flatten)]
+        key: conn::ReadKey,
         /// Only events with this topic (a patient id, or `org:<name>`).
         #[arg(long)]
         topic: Option<String>,
@@ -134,6 +141,10 @@ enum NetworkCmd {
         /// An extra contract for the genesis, as NAME=FILE (repeatable).
         #[arg(long = "contract", value_parser = parse_contract)]
         contracts: Vec<(String, PathBuf)>,
+        /// Serve the API and peer links as plain HTTP instead of TLS. Only for a demo
+        /// on loopback: refused for any other host.
+        #[arg(long)]
+        insecure_plain_http: bool,
     },
     /// Create the key and config of a new node for an existing network directory.
     /// Start it, then add it with `phr node add`.
@@ -170,9 +181,9 @@ enum NodeCmd {
     /// Add a running node to the Raft group as a learner (it catches up from the
     /// others); with --voter, then make it a voter. Signed by an admin of its organisation.
     Add {
-        /// API URL of any member node.
-        #[arg(long, env = "PHR_NODE", default_value = DEFAULT_NODE)]
-        node: String,
+        /// Any member node.
+        #[command(flatten)]
+        conn: conn::Conn,
         /// Key file of an admin of the new node's organisation.
         #[arg(long)]
         key: PathBuf,
@@ -185,8 +196,8 @@ enum NodeCmd {
     },
     /// Make a learner a voter.
     Promote {
-        #[arg(long, env = "PHR_NODE", default_value = DEFAULT_NODE)]
-        node: String,
+        #[command(flatten)]
+        conn: conn::Conn,
         /// Key file of an admin of the node's organisation.
         #[arg(long)]
         key: PathBuf,
@@ -196,8 +207,8 @@ enum NodeCmd {
     },
     /// Remove a node from the Raft group.
     Remove {
-        #[arg(long, env = "PHR_NODE", default_value = DEFAULT_NODE)]
-        node: String,
+        #[command(flatten)]
+        conn: conn::Conn,
         /// Key file of an admin of the node's organisation.
         #[arg(long)]
         key: PathBuf,
@@ -250,7 +261,9 @@ async fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             println!("{}", serde_json::json!({"file": out, "id": k.id(), "public_key": k.public_key()}));
             Ok(ExitCode::SUCCESS)
         }
-        Command::Network { cmd: NetworkCmd::Init { out, nodes, orgs, chain_id, base_port, host, contracts } } => {
+        Command::Network {
+            cmd: NetworkCmd::Init { out, nodes, orgs, chain_id, base_port, host, contracts, insecure_plain_http },
+        } => {
             let net = netinit::init(&InitOptions {
                 out,
                 nodes,
@@ -259,6 +272,7 @@ async fn run(cmd: Command) -> anyhow::Result<ExitCode> {
                 host,
                 base_port,
                 extra_contracts: contracts,
+                insecure_plain_http,
                 ..Default::default()
             })?;
             println!("created network {} in {}", net.genesis.chain_id, net.dir.display());
@@ -269,6 +283,11 @@ async fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             for (n, cfg) in net.genesis.nodes.iter().zip(&net.node_configs) {
                 println!("  {}: {} (org {}, API {})", n.id, cfg.display(), n.org, n.api_addr);
             }
+            println!(
+                "  CA:        {} (clients trust the nodes it certifies: export PHR_CA={})",
+                net.dir.join("ca.pem").display(),
+                net.dir.join("ca.pem").display()
+            );
             println!("start a node with: phr node start --config {}", net.node_configs[0].display());
             Ok(ExitCode::SUCCESS)
         }
@@ -283,14 +302,14 @@ async fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Node { cmd: NodeCmd::Add { node, key, config, voter } } => {
-            calls::node_add(&node, &key, &config, voter).await
+        Command::Node { cmd: NodeCmd::Add { conn, key, config, voter } } => {
+            calls::node_add(&conn, &key, &config, voter).await
         }
-        Command::Node { cmd: NodeCmd::Promote { node, key, id } } => {
-            calls::node_command(&node, &key, phr_ledger::NodeAction::Promote { name: id }).await
+        Command::Node { cmd: NodeCmd::Promote { conn, key, id } } => {
+            calls::node_command(&conn, &key, phr_ledger::NodeAction::Promote { name: id }).await
         }
-        Command::Node { cmd: NodeCmd::Remove { node, key, id } } => {
-            calls::node_command(&node, &key, phr_ledger::NodeAction::Remove { name: id }).await
+        Command::Node { cmd: NodeCmd::Remove { conn, key, id } } => {
+            calls::node_command(&conn, &key, phr_ledger::NodeAction::Remove { name: id }).await
         }
         Command::Node { cmd: NodeCmd::Start { config } } => {
             let cfg = NodeConfig::load(&config)?;
@@ -310,14 +329,16 @@ async fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             node.stop().await;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Status { node } => calls::status(&node).await,
+        Command::Status { conn } => calls::status(&conn).await,
         Command::Tx(a) => calls::tx(a).await,
         Command::Query(a) => calls::query(a).await,
-        Command::Receipt { node, tx_id } => calls::print(crate::client::Client::new(&node).receipt(&tx_id).await),
-        Command::Block { node, height, receipts } => {
-            calls::print(crate::client::Client::new(&node).block(&height, receipts).await)
+        Command::Receipt { conn, key, tx_id } => calls::print(conn.signed(key.key.as_deref())?.receipt(&tx_id).await),
+        Command::Block { conn, key, height, receipts } => {
+            calls::print(conn.signed(key.key.as_deref())?.block(&height, receipts).await)
         }
-        Command::Events { node, topic, from_height } => calls::events(&node, topic, from_height).await,
+        Command::Events { conn, key, topic, from_height } => {
+            calls::events(conn.signed(key.key.as_deref())?, topic, from_height).await
+        }
         Command::Contract { cmd } => contract::run(cmd).await,
         Command::Audit { cmd } => audit::run(cmd).await,
         Command::Demo(a) => crate::demo::run(a).await,

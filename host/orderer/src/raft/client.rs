@@ -1,6 +1,6 @@
 //! The peer protocol, client side: signed envelopes over HTTP POST.
 
-use super::envelope::{PeerKeys, Signer};
+use super::envelope::{request_digest, PeerKeys, Signer};
 use super::types::{decode, encode, PeerNode, PhrRaft};
 use openraft::error::{InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable};
 use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
@@ -32,6 +32,8 @@ pub enum PeerError {
 #[derive(Clone)]
 pub struct PeerNetwork {
     http: reqwest::Client,
+    /// `https` over mutual TLS, or `http` on a plain loopback demo network.
+    scheme: &'static str,
     signer: Arc<Signer>,
     keys: Arc<PeerKeys>,
     /// Addresses to use instead of the advertised ones (for example a proxy), by node name.
@@ -39,13 +41,22 @@ pub struct PeerNetwork {
 }
 
 impl PeerNetwork {
-    pub fn new(signer: Arc<Signer>, keys: Arc<PeerKeys>, overrides: HashMap<String, String>) -> Self {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_millis(500))
-            .pool_max_idle_per_host(8)
-            .build()
-            .expect("HTTP client");
-        PeerNetwork { http, signer, keys, overrides: Arc::new(overrides) }
+    /// A client of the peers: over mutual TLS with `tls` (this node's
+    /// certificate, peers' certificates pinned by `keys`), plain without.
+    pub fn new(
+        signer: Arc<Signer>,
+        keys: Arc<PeerKeys>,
+        overrides: HashMap<String, String>,
+        tls: Option<&phr_tls::certs::Identity>,
+    ) -> Result<Self, String> {
+        let mut b = reqwest::Client::builder().connect_timeout(Duration::from_millis(500)).pool_max_idle_per_host(8);
+        if let Some(id) = tls {
+            let policy: Arc<dyn phr_tls::pinned::PeerCertPolicy> = keys.clone();
+            b = b.use_preconfigured_tls(phr_tls::configs::peer_client(id, policy).map_err(|e| e.to_string())?);
+        }
+        let http = b.build().map_err(|e| format!("peer client: {e}"))?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        Ok(PeerNetwork { http, scheme, signer, keys, overrides: Arc::new(overrides) })
     }
 
     /// Where to reach `node`.
@@ -63,8 +74,9 @@ impl PeerNetwork {
         timeout: Duration,
     ) -> Result<Vec<u8>, PeerError> {
         let target = super::types::node_id(&node.name);
-        let url = format!("http://{}/peer/v1/{kind}", self.addr_of(node));
+        let url = format!("{}://{}/peer/v1/{kind}", self.scheme, self.addr_of(node));
         let sealed = self.signer.seal(target, kind, body);
+        let digest = request_digest(&sealed);
         let resp = self
             .http
             .post(&url)
@@ -79,11 +91,9 @@ impl PeerNetwork {
         if !status.is_success() {
             return Err(PeerError::BadResponse(format!("{url}: {status}: {}", String::from_utf8_lossy(&bytes))));
         }
-        let (_, body) = self
-            .keys
-            .open(&bytes, &format!("{kind}/response"), Some(target))
-            .map_err(|e| PeerError::BadResponse(format!("{url}: {e}")))?;
-        Ok(body)
+        self.keys
+            .open_response(&bytes, &format!("{kind}/response"), target, digest)
+            .map_err(|e| PeerError::BadResponse(format!("{url}: {e}")))
     }
 }
 

@@ -1,7 +1,7 @@
 //! [`RaftSequencer`]: the sequencing seam filled by openraft.
 
 use super::client::{PeerError, PeerNetwork};
-use super::envelope::{PeerKeys, Signer};
+use super::envelope::{Accepted, PeerKeys, Signer};
 use super::log_store::LogStore;
 use super::server::AdminRefusal;
 use super::state_machine::StateMachine;
@@ -9,7 +9,7 @@ use super::types::{decode, node_id, PeerNode, PhrRaft};
 use crate::{BatchApplier, OrderError, Sequencer};
 use openraft::error::{ClientWriteError, RaftError};
 use openraft::{ChangeMembers, Raft, ServerState, SnapshotPolicy};
-use phr_ledger::{Attestation, Batch, Keypair, PublicKey, SignedTx};
+use phr_ledger::{Attestation, Batch, Hash32, Keypair, PublicKey, SignedTx};
 use phr_state::StateDb;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -93,6 +93,9 @@ pub struct RaftParams {
     pub address_overrides: HashMap<String, String>,
     pub settings: RaftSettings,
     pub snapshot_dir: PathBuf,
+    /// This node's TLS identity: peers talk over mutual TLS with certificates
+    /// pinned by the membership. `None` only on a plain loopback demo network.
+    pub tls: Option<phr_tls::certs::Identity>,
 }
 
 /// Orders batches through Raft. One per node.
@@ -109,6 +112,11 @@ fn key_of(n: &PeerNode) -> Option<PublicKey> {
     n.public_key.parse().ok()
 }
 
+/// What this node accepts from `n`: its key and its pinned certificate.
+fn accepted(n: &PeerNode) -> Option<Accepted> {
+    Some(Accepted { name: n.name.clone(), key: key_of(n)?, cert: n.tls_cert_sha256.parse::<Hash32>().ok() })
+}
+
 impl RaftSequencer {
     /// Start Raft on this node. A genesis node of a new chain initializes the
     /// group with the genesis nodes as voters (safe on every genesis node); any
@@ -116,13 +124,12 @@ impl RaftSequencer {
     pub async fn start(p: RaftParams) -> Result<Arc<Self>, String> {
         let id = node_id(&p.me.name);
         let keys = Arc::new(PeerKeys::new(&p.chain_id, id));
-        let named =
-            |nodes: &[PeerNode]| nodes.iter().filter_map(|n| Some((n.name.clone(), key_of(n)?))).collect::<Vec<_>>();
+        let named = |nodes: &[PeerNode]| nodes.iter().filter_map(accepted).collect::<Vec<_>>();
         // Genesis nodes and configured peers are accepted until the group has a
         // membership; from then on, its members are.
         keys.set_bootstrap(&named(&[p.genesis.clone(), p.known_peers.clone(), vec![p.me.clone()]].concat()));
         let signer = Arc::new(Signer::new(&p.chain_id, id, p.key.clone()));
-        let net = PeerNetwork::new(signer.clone(), keys.clone(), p.address_overrides.clone());
+        let net = PeerNetwork::new(signer.clone(), keys.clone(), p.address_overrides.clone(), p.tls.as_ref())?;
         let s = &p.settings;
         let config = openraft::Config {
             cluster_name: p.chain_id.clone(),
@@ -161,8 +168,7 @@ impl RaftSequencer {
             loop {
                 let (index, members) = {
                     let m = rx.borrow();
-                    let members: Vec<(String, PublicKey)> =
-                        m.membership_config.nodes().filter_map(|(_, n)| Some((n.name.clone(), key_of(n)?))).collect();
+                    let members: Vec<Accepted> = m.membership_config.nodes().filter_map(|(_, n)| accepted(n)).collect();
                     (m.membership_config.log_id().map(|l| l.index), members)
                 };
                 if seen != Some(index) {
@@ -180,7 +186,7 @@ impl RaftSequencer {
         &self.raft
     }
 
-    pub fn keys(&self) -> &PeerKeys {
+    pub fn keys(&self) -> &Arc<PeerKeys> {
         &self.keys
     }
 
@@ -272,8 +278,8 @@ impl RaftSequencer {
         let members = || self.raft.metrics().borrow().membership_config.membership().clone();
         match op {
             AdminOp::AddLearner(node) => {
-                let key = key_of(&node).ok_or_else(|| format!("node {} has no valid public key", node.name))?;
-                self.keys.insert(&node.name, key);
+                let a = accepted(&node).ok_or_else(|| format!("node {} has no valid public key", node.name))?;
+                self.keys.insert(a);
                 let name = node.name.clone();
                 let r = self.raft.add_learner(node_id(&name), node, true).await;
                 // From here on its key is accepted as a member's (or not at all).

@@ -68,12 +68,20 @@ fn bad(what: &str, e: impl std::fmt::Display) -> Response {
     (StatusCode::BAD_REQUEST, format!("malformed {what}: {e}")).into_response()
 }
 
-async fn handle(State(svc): State<Arc<PeerService>>, Path(kind): Path<String>, body: Bytes) -> Response {
+async fn handle(
+    State(svc): State<Arc<PeerService>>,
+    Path(kind): Path<String>,
+    conn: Option<axum::Extension<phr_tls::serve::ConnInfo>>,
+    body: Bytes,
+) -> Response {
     let seq = &svc.sequencer;
-    let (from, body) = match seq.keys().open(&body, &kind, None) {
+    let conn_cert = conn.as_ref().and_then(|c| c.peer_cert);
+    let request = super::envelope::request_digest(&body);
+    let (from, body) = match seq.keys().open_request(&body, &kind, conn_cert.as_ref()) {
         Ok(x) => x,
         Err(e) => {
-            tracing::warn!(kind = %kind, "rejected a peer message: {e}");
+            let remote = conn.map(|c| c.remote.to_string()).unwrap_or_default();
+            tracing::warn!(kind = %kind, %remote, "rejected a peer message: {e}");
             return (StatusCode::UNAUTHORIZED, format!("rejected: {e}")).into_response();
         }
     };
@@ -106,6 +114,6 @@ async fn handle(State(svc): State<Arc<PeerService>>, Path(kind): Path<String>, b
         "admin" => encode(&svc.admin.run(body).await),
         _ => return (StatusCode::NOT_FOUND, "no such peer route").into_response(),
     };
-    let sealed = seq.signer().seal(from, &format!("{kind}/response"), out);
+    let sealed = seq.signer().seal_reply(from, &format!("{kind}/response"), out, request);
     (StatusCode::OK, sealed).into_response()
 }

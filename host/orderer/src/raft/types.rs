@@ -24,6 +24,10 @@ pub struct PeerNode {
     pub peer_addr: String,
     /// Where its HTTP API listens, `host:port`.
     pub api_addr: String,
+    /// SHA-256 of its TLS certificate (hex), pinned by the genesis or by the
+    /// signed command that added it: peers accept no other certificate from it.
+    #[serde(default)]
+    pub tls_cert_sha256: String,
 }
 
 impl fmt::Display for PeerNode {
