@@ -7,7 +7,10 @@
 #      verifications/s on both cores (replay checks signatures on every core);
 #  (d) the cost of security: signed queries/s against the same query with a session token;
 #      committed tx/s on 3 nodes with and without TLS on every link; committed tx/s on 3 nodes
-#      while a flood of heavy requests hits one node, as a fraction of the figure without it.
+#      while a flood of heavy requests hits one node, as a fraction of the figure without it;
+#  (e) the gateway on 3 nodes: records saved and fetched per second (each anchored or logged on
+#      chain; fetches forwarded to the holder) for 10 KiB and 1 MiB, with p50/p99 latency; the
+#      time and size of a backup of the chain of (c).
 # Options: --txs N (default 20000) for (b), --replay-txs N for (c). Results also go to $CARGO_TARGET_DIR/bench-results.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,26 +33,31 @@ echo "$calls" >&2
 echo "== (b) committed transactions on 1, 3 and 5 nodes" >&2
 tput="["
 for n in 1 3 5; do
-  tput+=$(PHR_LOG=error "$PHR_BIN" bench --nodes "$n" --txs "$TXS" --json)
+  tput+=$(PHR_LOG=error,openraft=off "$PHR_BIN" bench --nodes "$n" --txs "$TXS" --json)
   [ "$n" != 5 ] && tput+=","
 done
 tput+="]"
 echo "== (d) signed against session-token queries; 3 nodes without TLS; 3 nodes under a query flood" >&2
-auth=$(PHR_LOG=error "$PHR_BIN" bench --auth-cost 10)
-plain=$(PHR_LOG=error "$PHR_BIN" bench --nodes 3 --txs "$TXS" --plain --json)
-flood=$(PHR_LOG=error "$PHR_BIN" bench --nodes 3 --txs "$TXS" --flood 32 --json)
+auth=$(PHR_LOG=error,openraft=off "$PHR_BIN" bench --auth-cost 10)
+plain=$(PHR_LOG=error,openraft=off "$PHR_BIN" bench --nodes 3 --txs "$TXS" --plain --json)
+flood=$(PHR_LOG=error,openraft=off "$PHR_BIN" bench --nodes 3 --txs "$TXS" --flood 32 --json)
+echo "== (e) the gateway: records saved and fetched on 3 nodes" >&2
+gateway=$(PHR_LOG=error,openraft=off "$PHR_BIN" bench --gateway --json)
 echo "== (c) audit replay of a chain of $REPLAY_TXS transactions" >&2
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-PHR_LOG=error "$PHR_BIN" bench --nodes 1 --txs "$REPLAY_TXS" --keep "$work/net" --json >/dev/null
+PHR_LOG=error,openraft=off "$PHR_BIN" bench --nodes 1 --txs "$REPLAY_TXS" --keep "$work/net" --json >/dev/null
 k256_2=$("$PHR_BIN" bench --k256-threads 2)
 replay=$("$PHR_BIN" audit replay --data "$work/net/node0/data" --genesis "$work/net/genesis.json" --json)
+echo "== (e) a backup of that chain" >&2
+backup=$(PHR_LOG=error,openraft=off "$PHR_BIN" bench --backup-of "$work/net")
 
-python3 - "$calls" "$tput" "$CARGO_TARGET_DIR/bench-results.json" "$replay" "$k256_2" "$auth" "$plain" "$flood" <<'PY'
+python3 - "$calls" "$tput" "$CARGO_TARGET_DIR/bench-results.json" "$replay" "$k256_2" "$auth" "$plain" "$flood" "$gateway" "$backup" <<'PY'
 import json, re, sys
 calls, runs, out = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
 replay, k256_2 = json.loads(sys.argv[4]), json.loads(sys.argv[5])
 auth, plain, flood = json.loads(sys.argv[6]), json.loads(sys.argv[7]), json.loads(sys.argv[8])
+gateway, backup = json.loads(sys.argv[9]), json.loads(sys.argv[10])
 ns = {m.group(1): int(m.group(2).replace(',', '')) for m in re.finditer(r'^test (\S+) \.\.\. bench:\s+([\d,]+) ns/iter', calls, re.M)}
 print("\nPHR Ledger benchmarks (one run, this machine)\n")
 print("(a) contract calls per second")
@@ -82,7 +90,15 @@ print(f"  3 nodes, TLS on every link: {tls3['tx_per_s']:,.0f} tx/s; plain HTTP: 
       f" TLS ÷ plain = {tls3['tx_per_s'] / plain['tx_per_s']:.2f}")
 print(f"  3 nodes under a flood of {flood['flood_in_flight']} heavy requests at node0: {flood['tx_per_s']:,.0f} tx/s"
       f" = {flood['tx_per_s'] / tls3['tx_per_s']:.2f} of the figure without it; flood answers by status {flood['flood_answers_by_status']}")
-json.dump({"contract_calls": rows, "throughput": runs,
+print("\n(e) the gateway on 3 nodes (saves through the holder; fetches forwarded to it, each disclosure committed first)")
+print(f"  {'record':<8}{'saves/s':>9}{'MiB/s':>8}{'p50':>8}{'p99':>8}{'fetches/s':>11}{'MiB/s':>8}{'p50':>8}{'p99':>8}")
+for label, g in gateway["sizes"].items():
+    s, f = g["saves"], g["fetches"]
+    print(f"  {label:<8}{s['per_s']:>9,.0f}{s['mib_per_s']:>8.1f}{s['p50_ms']:>6.0f}ms{s['p99_ms']:>6.0f}ms"
+          f"{f['per_s']:>11,.0f}{f['mib_per_s']:>8.1f}{f['p50_ms']:>6.0f}ms{f['p99_ms']:>6.0f}ms")
+print(f"  backup of the chain of (c) (height {backup['height']:,}, node running): {backup['seconds']:.2f} s,"
+      f" {backup['bytes'] / 2**20:,.1f} MiB in {backup['files']} files")
+json.dump({"contract_calls": rows, "throughput": runs, "gateway": gateway, "backup": backup,
            "security": {"auth": auth, "plain_3_nodes": plain, "flood_3_nodes": flood,
                         "tls_over_plain": tls3["tx_per_s"] / plain["tx_per_s"],
                         "flood_fraction": flood["tx_per_s"] / tls3["tx_per_s"]},

@@ -30,13 +30,13 @@ if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknow
 fi
 
 # The Python tools of the API checks (tests/api): an OpenAPI validator, the
-# Schemathesis fuzzer and what the request signer needs, pinned in
+# Schemathesis fuzzer, what the request signer needs and the FHIR R5 validator, pinned in
 # tests/api/requirements.txt, in their own venv ($PHR_VENV, as in scripts/env.sh).
 venv="${PHR_VENV:-$HOME/.cache/phr-ledger/venv}"
 requirements="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/api/requirements.txt"
 stamp="$venv/phr-requirements.txt"
 if ! { [ -x "$venv/bin/python" ] && cmp -s "$requirements" "$stamp" \
-  && "$venv/bin/python" -c 'import schemathesis, openapi_spec_validator, ecdsa, requests' 2>/dev/null; }; then
+  && "$venv/bin/python" -c 'import schemathesis, openapi_spec_validator, ecdsa, requests, fhir.resources' 2>/dev/null; }; then
   command -v python3 >/dev/null 2>&1 || { echo "setup: python3 is missing; install Python 3.10 or newer" >&2; exit 1; }
   if [ ! -x "$venv/bin/python" ]; then
     if ! python3 -m venv "$venv" >/dev/null 2>&1; then

@@ -60,6 +60,12 @@ fn every_command_has_help() {
         vec!["audit", "explain", "--help"],
         vec!["audit", "disclosures", "--help"],
         vec!["audit", "snapshot", "--help"],
+        vec!["record", "save", "--help"],
+        vec!["record", "get", "--help"],
+        vec!["record", "amend", "--help"],
+        vec!["record", "dispose", "--help"],
+        vec!["node", "backup", "--help"],
+        vec!["node", "restore", "--help"],
     ] {
         let out = ok(&cmd);
         assert!(out.contains("Usage:"), "{cmd:?}: {out}");
@@ -214,4 +220,128 @@ async fn keygen_init_start_tx_query_status_from_the_command_line() {
     let admin = net.admin_key_file("stmarys");
     assert!(fails(&["network", "init", "--out", net.path().to_str().unwrap()]).contains("already holds a network"));
     assert!(fails(&["node", "start", "--config", admin.to_str().unwrap()]).contains("not valid"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn records_saved_fetched_and_disposed_from_the_command_line() {
+    let _serial = serial().await;
+    let net = Network::init(&[]);
+    let node = NodeProc::start_ready(&net.node_config(0)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = net.ca();
+    let env = [("PHR_CA", ca.to_str().unwrap()), ("PHR_NODE", node.url.as_str())];
+    let ok = |args: &[&str]| ok_with(args, &env);
+    let fails = |args: &[&str]| fails_with(args, &env);
+    let key = |name: &str| -> (String, Value) {
+        let path = dir.path().join(format!("{name}.key"));
+        let out: Value = serde_json::from_str(&ok(&["keygen", "--out", path.to_str().unwrap()])).unwrap();
+        (path.to_str().unwrap().to_string(), out)
+    };
+    let (alice, alice_out) = key("alice");
+    let (bob, bob_out) = key("bob");
+    let a = alice_out["id"].as_str().unwrap().to_string();
+    ok(&["tx", "--key", &alice, "--contract", "identity", "--method", "enrol_patient", "--wait"]);
+    let enrol = format!(r#"{{"public_key":"{}","roles":["physician"]}}"#, bob_out["public_key"].as_str().unwrap());
+    let admin = net.admin_key_file("stmarys");
+    let r: Value = serde_json::from_str(&ok(&[
+        "tx",
+        "--key",
+        admin.to_str().unwrap(),
+        "--contract",
+        "identity",
+        "--method",
+        "enrol_practitioner",
+        "--args",
+        &enrol,
+        "--wait",
+    ]))
+    .unwrap();
+    assert_eq!(r["status"], "ok", "{r}");
+
+    // Dr Bob saves a note; Alice reads it back, byte for byte, into a file.
+    let note = dir.path().join("note.txt");
+    std::fs::write(&note, "Discharge note: follow up in two weeks.\n").unwrap();
+    let saved: Value = serde_json::from_str(&ok(&[
+        "record",
+        "save",
+        "--key",
+        &bob,
+        "--patient",
+        &a,
+        "--class",
+        "note",
+        "--file",
+        note.to_str().unwrap(),
+        "--media-type",
+        "text/plain",
+    ]))
+    .unwrap();
+    let id = saved["record"]["record_id"].as_str().unwrap().to_string();
+    let copy = dir.path().join("copy.txt");
+    ok(&["record", "get", "--key", &alice, &id, "--purpose", "PATRQT", "--out", copy.to_str().unwrap()]);
+    assert_eq!(std::fs::read(&copy).unwrap(), std::fs::read(&note).unwrap());
+    // It never overwrites a file, and an unknown media type is refused with the reason.
+    let e = fails(&["record", "get", "--key", &alice, &id, "--purpose", "PATRQT", "--out", copy.to_str().unwrap()]);
+    assert!(e.contains("exists"), "{e}");
+    let e = fails(&[
+        "record",
+        "save",
+        "--key",
+        &bob,
+        "--patient",
+        &a,
+        "--class",
+        "note",
+        "--file",
+        note.to_str().unwrap(),
+        "--media-type",
+        "application/x-unknown",
+    ]);
+    assert!(e.contains("415"), "{e}");
+
+    // Alice saves her own reading, anchored as self-reported with her as its author.
+    let mine: Value = serde_json::from_str(&ok(&[
+        "record",
+        "save",
+        "--key",
+        &alice,
+        "--patient",
+        &a,
+        "--class",
+        "vital-signs",
+        "--file",
+        note.to_str().unwrap(),
+        "--media-type",
+        "text/plain",
+    ]))
+    .unwrap();
+    let source = &mine["record"]["source"];
+    assert_eq!(
+        (source["self_reported"].as_bool(), source["author"].as_str()),
+        (Some(true), Some(a.as_str())),
+        "{mine}"
+    );
+    // Nobody saves into another patient's record as a patient.
+    let (mallory, _) = key("mallory");
+    ok(&["tx", "--key", &mallory, "--contract", "identity", "--method", "enrol_patient", "--wait"]);
+    let e = fails(&[
+        "record",
+        "save",
+        "--key",
+        &mallory,
+        "--patient",
+        &a,
+        "--class",
+        "note",
+        "--file",
+        note.to_str().unwrap(),
+        "--media-type",
+        "text/plain",
+    ]);
+    assert!(e.contains("403"), "{e}");
+
+    // Disposed of: gone for everyone.
+    ok(&["record", "dispose", "--key", &bob, &id, "--reason", "entered in error"]);
+    let e = fails(&["record", "get", "--key", &alice, &id, "--purpose", "PATRQT"]);
+    assert!(e.contains("410"), "{e}");
 }

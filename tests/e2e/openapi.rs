@@ -6,29 +6,8 @@
 use crate::support::*;
 use phr_node::api::rules::RULES;
 use serde_json::json;
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
-
-/// The Python of the venv that scripts/setup.sh makes, with the API tools.
-fn venv_python() -> PathBuf {
-    let venv = match std::env::var_os("PHR_VENV") {
-        Some(v) => PathBuf::from(v),
-        None => PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache/phr-ledger/venv"),
-    };
-    let python = venv.join("bin/python");
-    assert!(
-        python.exists(),
-        "{} is missing: the API checks need the Python venv with openapi-spec-validator and schemathesis; \
-         run scripts/setup.sh (it creates $PHR_VENV, by default ~/.cache/phr-ledger/venv)",
-        python.display()
-    );
-    python
-}
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_node_serves_docs_openapi_yaml_byte_for_byte() {
@@ -39,7 +18,7 @@ async fn the_node_serves_docs_openapi_yaml_byte_for_byte() {
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "application/yaml");
     let served = r.bytes().await.unwrap();
-    let file = std::fs::read(repo().join("docs/openapi.yaml")).unwrap();
+    let file = std::fs::read(repo_root().join("docs/openapi.yaml")).unwrap();
     assert!(served == file, "GET /v1/openapi.yaml is not docs/openapi.yaml byte for byte: rebuild the node");
 }
 
@@ -92,7 +71,7 @@ async fn schemathesis_finds_no_server_error_and_no_answer_outside_the_descriptio
 
     let started = Instant::now();
     let mut cmd = Command::new(&python);
-    cmd.arg(repo().join("tests/api/check_api.py"))
+    cmd.arg(repo_root().join("tests/api/check_api.py"))
         .arg(&node.url)
         .arg("--ca")
         .arg(net.ca())

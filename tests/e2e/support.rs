@@ -305,3 +305,44 @@ pub fn peer_client(net: &Network, id: &phr_tls::certs::Identity) -> reqwest::Cli
         .build()
         .unwrap()
 }
+
+/// The repository's root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The Python of the venv that scripts/setup.sh makes, with the API tools
+/// (openapi-spec-validator, schemathesis, fhir.resources).
+pub fn venv_python() -> PathBuf {
+    let venv = match std::env::var_os("PHR_VENV") {
+        Some(v) => PathBuf::from(v),
+        None => PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache/phr-ledger/venv"),
+    };
+    let python = venv.join("bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: the API checks need the Python venv of tests/api/requirements.txt; \
+         run scripts/setup.sh (it creates $PHR_VENV, by default ~/.cache/phr-ledger/venv)",
+        python.display()
+    );
+    python
+}
+
+/// Validate FHIR JSON resources against R5 with the `fhir.resources` package
+/// (tests/api/validate_fhir.py); panics naming every failure.
+pub fn assert_valid_r5(resources: &[Value]) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("resources.json");
+    std::fs::write(&file, serde_json::to_vec(resources).unwrap()).unwrap();
+    let out = Command::new(venv_python())
+        .arg(repo_root().join("tests/api/validate_fhir.py"))
+        .arg(&file)
+        .output()
+        .expect("running validate_fhir.py");
+    assert!(
+        out.status.success(),
+        "R5 validation failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

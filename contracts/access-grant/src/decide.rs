@@ -24,6 +24,11 @@ pub struct RequestArgs {
     reason: Option<String>,
 }
 
+/// The purposes of use a request or a fetch may name (HL7 v3 PurposeOfUse),
+/// as consent knows them.
+pub(crate) const PURPOSES: &[&str] =
+    &["TREAT", "ETREAT", "CAREMGT", "HPAYMT", "HOPERAT", "HRESCH", "PUBHLTH", "PATRQT", "FAMRQT", "HMARKT"];
+
 /// What a grant may be for: reading data held elsewhere.
 pub(crate) const READ_ACTIONS: &[&str] = &["access", "use", "disclose"];
 
@@ -33,12 +38,12 @@ fn access_action() -> String {
 
 /// The answer of consent.evaluate, as far as this contract needs it.
 #[derive(Deserialize)]
-struct Evaluation {
-    decision: String,
-    basis: String,
-    consent_id: Option<String>,
-    provision: Option<u32>,
-    reason: String,
+pub(crate) struct Evaluation {
+    pub decision: String,
+    pub basis: String,
+    pub consent_id: Option<String>,
+    pub provision: Option<u32>,
+    pub reason: String,
 }
 
 #[derive(Serialize)]
@@ -60,16 +65,29 @@ struct EvaluateArgs<'a> {
 
 /// Ask the consent contract whether `requester` may do `action` now.
 fn evaluate(requester: &Requester, a: &Access) -> Result<Evaluation> {
+    evaluate_for(requester, &a.patient, &a.purpose, &a.action, &a.data_class, &a.security_label)
+}
+
+/// Ask the consent contract whether `requester` may do `action` on the
+/// patient's data of `data_class` and `security_label` now, for `purpose`.
+pub(crate) fn evaluate_for(
+    requester: &Requester,
+    patient: &str,
+    purpose: &str,
+    action: &str,
+    data_class: &str,
+    security_label: &str,
+) -> Result<Evaluation> {
     call(
         "consent",
         "evaluate",
         &EvaluateArgs {
-            patient: &a.patient,
+            patient,
             actor: Actor { id: &requester.id, org: &requester.org, roles: &requester.roles },
-            purpose: &a.purpose,
-            data_class: &a.data_class,
-            action: &a.action,
-            security_label: &a.security_label,
+            purpose,
+            data_class,
+            action,
+            security_label,
         },
     )
 }

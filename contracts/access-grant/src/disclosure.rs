@@ -5,7 +5,7 @@ use crate::model::{Agent, AuthKind, Disclosure, DisclosureAuth, Status};
 use crate::{load, record_info, resolve_target};
 use phr_sdk::prelude::*;
 
-fn disclosure_prefix(patient: &str) -> Key {
+pub(crate) fn disclosure_prefix(patient: &str) -> Key {
     Key::new("disclosure").part(patient)
 }
 
@@ -96,6 +96,7 @@ pub fn record_access(a: RecordAccessArgs) -> Result<Disclosure> {
         outcome: a.outcome,
         served_by: a.served_by,
         witness: None,
+        reason: None,
     };
     put(&disclosure_prefix(&access.patient).num(now).part(&tx), &entry);
     emit("access.disclosed", &[&access.patient, &me.id], &entry);
@@ -161,6 +162,7 @@ pub fn record_audit(a: RecordAuditArgs) -> Result<Vec<Disclosure>> {
             outcome: "success".to_string(),
             served_by: a.served_by.clone(),
             witness: Some(node.id.clone()),
+            reason: None,
         };
         put(&disclosure_prefix(patient).num(now).part(&tx), &entry);
         emit("access.audited", &[patient, &a.auditor], &entry);

@@ -15,6 +15,7 @@
 mod decide;
 mod disclosure;
 mod emergency;
+mod gateway;
 mod model;
 mod queries;
 
@@ -35,6 +36,7 @@ impl Contract for AccessGrant {
             .on("review", emergency::review)
             .on("record_access", disclosure::record_access)
             .on("record_audit", disclosure::record_audit)
+            .on("disclose", gateway::disclose)
             .finish()
     }
 
@@ -102,10 +104,20 @@ fn new_id() -> String {
 /// The record an access refers to, as the record-anchor contract knows it.
 #[derive(Clone, Debug, Deserialize)]
 pub(crate) struct RecordInfo {
-    patient: String,
-    class: String,
-    security_label: String,
+    pub patient: String,
+    pub class: String,
+    pub security_label: String,
     pub status: String,
+    pub sha256: String,
+    pub version: u32,
+    pub source: RecordSource,
+}
+
+/// Who wrote a record's current version, and where.
+#[derive(Clone, Debug, Deserialize)]
+pub(crate) struct RecordSource {
+    pub org: String,
+    pub author: String,
 }
 
 pub(crate) fn record_info(record_id: &str) -> Result<RecordInfo> {

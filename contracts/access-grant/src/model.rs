@@ -4,10 +4,21 @@ use phr_sdk::prelude::*;
 
 /// The requester as recorded: identity, organisation and roles at request time.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Requester {
     pub id: String,
     pub org: Option<String>,
     pub roles: Vec<String>,
+}
+
+impl Requester {
+    pub fn validate(&self) -> Result<()> {
+        validate::identity_id("requester.id", &self.id)?;
+        if let Some(o) = &self.org {
+            validate::slug("requester.org", o)?;
+        }
+        validate::at_most("requester.roles", &self.roles, 8)
+    }
 }
 
 impl From<&Caller> for Requester {
@@ -37,6 +48,12 @@ pub enum AuthKind {
     BreakGlass,
     /// An auditor enrolled by the consortium read the patient's data.
     Audit,
+    /// The patient read their own record.
+    Patient,
+    /// The practitioner who wrote the record's current version read it back.
+    Author,
+    /// Nothing authorised it (a refused fetch).
+    None,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -175,4 +192,7 @@ pub struct Disclosure {
     /// entry, when a node (not the reader) logged it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub witness: Option<String>,
+    /// Why a fetch was refused (when `outcome` is `failure`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }

@@ -156,34 +156,48 @@ pub fn check(a: CheckArgs) -> Result<CheckResult> {
         Err(e) if privileged || e.code == ErrorCode::BadRequest && a.record_id.is_none() => return Err(e),
         Err(_) => return Ok(not_allowed("no active grant covers this access".to_string())),
     };
+    match usable_grant(&a.grantee, &a.patient, a.record_id.as_deref().unwrap_or(""), &class)? {
+        Ok(acc) => Ok(CheckResult {
+            allowed: true,
+            access_id: Some(acc.id.clone()),
+            expires_at_ms: acc.expires_at_ms,
+            break_glass: acc.break_glass,
+            reason: acc.decision_reason,
+        }),
+        Err(why) => Ok(not_allowed(why)),
+    }
+}
+
+/// The first of `grantee`'s accesses (in access id order) that covers the
+/// patient's record `record_id` (empty: none named) of `class` now: active,
+/// unexpired, for that record or its class, and still permitted by consent if
+/// consent gave it. Otherwise why not (the last consent refusal met, or that
+/// no active grant covers it).
+pub(crate) fn usable_grant(
+    grantee: &str,
+    patient: &str,
+    record_id: &str,
+    class: &str,
+) -> Result<std::result::Result<Access, String>> {
     let now = now_ms();
     let mut last_refusal = None;
     let mut after: Option<String> = None;
     loop {
-        let (ids, next) = index_page(&by_requester_key(&a.grantee), after.as_deref(), 200);
+        let (ids, next) = index_page(&by_requester_key(grantee), after.as_deref(), 200);
         for id in ids {
             let Ok(acc) = load(&id) else { continue };
-            if acc.patient != a.patient || acc.status_at(now) != Status::Active {
+            if acc.patient != patient || acc.status_at(now) != Status::Active {
                 continue;
             }
-            let covers = match (&acc.record_id, &a.record_id) {
-                (Some(granted), Some(asked)) => granted == asked,
-                (Some(_), None) => false,
-                (None, _) => acc.data_class == class,
+            let covers = match &acc.record_id {
+                Some(granted) => !record_id.is_empty() && granted == record_id,
+                None => acc.data_class == class,
             };
             if !covers {
                 continue;
             }
             match still_permitted(&acc) {
-                Ok(()) => {
-                    return Ok(CheckResult {
-                        allowed: true,
-                        access_id: Some(acc.id.clone()),
-                        expires_at_ms: acc.expires_at_ms,
-                        break_glass: acc.break_glass,
-                        reason: acc.decision_reason,
-                    })
-                }
+                Ok(()) => return Ok(Ok(acc)),
                 Err(e) => last_refusal = Some(e.message),
             }
         }
@@ -192,7 +206,7 @@ pub fn check(a: CheckArgs) -> Result<CheckResult> {
             None => break,
         }
     }
-    Ok(not_allowed(last_refusal.unwrap_or_else(|| "no active grant covers this access".to_string())))
+    Ok(Err(last_refusal.unwrap_or_else(|| "no active grant covers this access".to_string())))
 }
 
 fn not_allowed(reason: String) -> CheckResult {

@@ -8,7 +8,10 @@
 //!
 //! Practitioners anchor records for their organisation; only a practitioner or
 //! the admin of the source organisation may amend or dispose of a record;
-//! patients cannot anchor records. Every change emits an event with the
+//! patients cannot anchor records themselves. A node (its organisation's
+//! gateway) anchors, amends and disposes for the author who asked it, names
+//! itself as the holder of the content, and may anchor a patient's own data
+//! (self-reported) with the patient as author. Every change emits an event with the
 //! patient as topic. Methods and their JSON are in `docs/contracts.md`.
 
 mod model;
@@ -61,6 +64,60 @@ struct AnchorArgs {
     security_label: String,
     #[serde(default)]
     device: Option<String>,
+    /// For a node saving through its gateway: who asked it.
+    #[serde(default)]
+    author: Option<String>,
+    /// For a node: the patient saved this themself (`author` is the patient).
+    #[serde(default)]
+    self_reported: bool,
+    /// For a node: the node holding the content (itself), its media type and size.
+    #[serde(default)]
+    held_by: Option<String>,
+    #[serde(default)]
+    media_type: Option<String>,
+    #[serde(default)]
+    size: Option<u64>,
+}
+
+/// Who writes a version, and where its content is held.
+struct Writer {
+    author: String,
+    org: String,
+    held_by: Option<String>,
+}
+
+/// The writer of a version: a practitioner itself, or a node (gateway) for the
+/// `author` it names, holding the content itself.
+fn writer(author: Option<&str>, held_by: Option<&str>) -> Result<Writer> {
+    let me = caller();
+    match me.kind {
+        CallerKind::Node => {
+            let (node, org) = me.require_node()?;
+            let author = author.ok_or_else(|| Error::bad_request("a node writes a record for an `author`"))?;
+            validate::identity_id("author", author)?;
+            let held = held_by.ok_or_else(|| Error::bad_request("a node names itself as `held_by`"))?;
+            validate::external_id("held_by", held)?;
+            let _ = node;
+            Ok(Writer { author: author.to_string(), org, held_by: Some(held.to_string()) })
+        }
+        _ => {
+            if author.is_some() || held_by.is_some() {
+                return Err(Error::bad_request("`author` and `held_by` are for a node writing through its gateway"));
+            }
+            let (me, org) = me.require_practitioner()?;
+            Ok(Writer { author: me.id, org, held_by: None })
+        }
+    }
+}
+
+fn check_content(media_type: &Option<String>) -> Result<()> {
+    if let Some(m) = media_type {
+        validate::note("media_type", m, 100)?;
+        if !m.contains('/') {
+            return Err(Error::bad_request("`media_type` must be type/subtype"));
+        }
+    }
+    Ok(())
 }
 
 fn normal() -> String {
@@ -68,7 +125,11 @@ fn normal() -> String {
 }
 
 fn anchor(a: AnchorArgs) -> Result<Record> {
-    let (me, org) = caller().require_practitioner()?;
+    let w = writer(a.author.as_deref(), a.held_by.as_deref())?;
+    if a.self_reported && (w.held_by.is_none() || w.author != a.patient) {
+        return Err(Error::bad_request("a self-reported record is saved by its patient, through a node"));
+    }
+    check_content(&a.media_type)?;
     validate::external_id("record_id", &a.record_id)?;
     validate::identity_id("patient", &a.patient)?;
     validate::sha256_hex("sha256", &a.sha256)?;
@@ -87,12 +148,15 @@ fn anchor(a: AnchorArgs) -> Result<Record> {
         sha256: a.sha256,
         class: a.class,
         security_label: a.security_label,
-        source: Source { org, author: me.id.clone(), device: a.device },
+        source: Source { org: w.org, author: w.author, device: a.device, self_reported: a.self_reported },
         version: 1,
         status: RecordStatus::Active,
         created_at_ms: now,
         updated_at_ms: now,
         disposed_at_ms: None,
+        held_by: w.held_by,
+        media_type: a.media_type,
+        size: a.size,
     };
     save(&record, "anchor", None);
     put(&by_patient_key(&a.patient).part(&a.record_id), &());
@@ -110,11 +174,35 @@ struct AmendArgs {
     #[serde(default)]
     security_label: Option<String>,
     reason: String,
+    /// For a node amending through its gateway (see `anchor`).
+    #[serde(default)]
+    author: Option<String>,
+    #[serde(default)]
+    held_by: Option<String>,
+    #[serde(default)]
+    media_type: Option<String>,
+    #[serde(default)]
+    size: Option<u64>,
 }
 
 fn amend(a: AmendArgs) -> Result<Record> {
     let mut record = load(&a.record_id)?;
-    let me = require_source_org(&record, "amend")?;
+    let author = require_source_org(&record, "amend", a.author.as_deref())?;
+    check_content(&a.media_type)?;
+    if caller().kind == CallerKind::Node {
+        let held = a.held_by.as_deref().ok_or_else(|| Error::bad_request("a node names itself as `held_by`"))?;
+        validate::external_id("held_by", held)?;
+        record.held_by = Some(held.to_string());
+        record.media_type = a.media_type.clone();
+        record.size = a.size;
+    } else if a.held_by.is_some() {
+        return Err(Error::bad_request("`held_by` is for a node writing through its gateway"));
+    } else {
+        // Content saved elsewhere than a gateway: no node holds this version.
+        record.held_by = None;
+        record.media_type = None;
+        record.size = None;
+    }
     validate::sha256_hex("sha256", &a.sha256)?;
     validate::note("reason", &a.reason, 200)?;
     if record.status == RecordStatus::Disposed {
@@ -133,7 +221,7 @@ fn amend(a: AmendArgs) -> Result<Record> {
     }
     record.sha256 = a.sha256;
     record.version += 1;
-    record.source.author = me.id;
+    record.source.author = author;
     record.updated_at_ms = now_ms();
     save(&record, "amend", Some(a.reason));
     emit("record.amended", &[&record.patient], &record);
@@ -145,11 +233,14 @@ fn amend(a: AmendArgs) -> Result<Record> {
 struct DisposeArgs {
     record_id: String,
     reason: String,
+    /// For a node disposing through its gateway: who asked it.
+    #[serde(default)]
+    author: Option<String>,
 }
 
 fn dispose(a: DisposeArgs) -> Result<Record> {
     let mut record = load(&a.record_id)?;
-    let me = require_source_org(&record, "dispose of")?;
+    let author = require_source_org(&record, "dispose of", a.author.as_deref())?;
     validate::note("reason", &a.reason, 200)?;
     if record.status == RecordStatus::Disposed {
         return Err(Error::conflict(format!("record {} is already disposed", a.record_id)));
@@ -159,7 +250,7 @@ fn dispose(a: DisposeArgs) -> Result<Record> {
     record.disposed_at_ms = Some(now);
     record.updated_at_ms = now;
     record.version += 1;
-    record.source.author = me.id;
+    record.source.author = author;
     save(&record, "dispose", Some(a.reason));
     emit("record.disposed", &[&record.patient], &record);
     Ok(record)
@@ -172,20 +263,23 @@ struct IdArgs {
 }
 
 /// Who may read a record's anchor: its patient; the organisation that holds it
-/// (its admins, its node, the practitioner who wrote the current version); a
+/// (its admins, the practitioner who wrote the current version); the
+/// consortium's nodes (which hold the chain, and route fetches to the node
+/// holding the content); a
 /// practitioner currently granted access to it (or holding it by break-glass);
 /// an auditor (recorded); and access-grant resolving what a request is about.
 fn may_read(r: &Reader, record: &Record, what: &str) -> bool {
     r.is(&record.patient)
         || r.via("access-grant")
         || r.admin_of(&record.source.org)
-        || r.node_of(&record.source.org)
+        || r.caller.kind == CallerKind::Node
         || r.is(&record.source.author)
         || granted(r, record)
         || r.audited(&record.patient, what)
 }
 
-const WHO_READS_A_RECORD: &str = "only its patient, its organisation, practitioners it is granted to, and auditors";
+const WHO_READS_A_RECORD: &str =
+    "only its patient, its organisation, practitioners it is granted to, auditors and the consortium's nodes";
 
 /// Whether the reader is a practitioner with a usable grant for the record now.
 fn granted(r: &Reader, record: &Record) -> bool {
@@ -212,7 +306,8 @@ fn load_readable(id: &str, what: &str) -> Result<Record> {
     let r = reader();
     match load(id) {
         Ok(rec) if may_read(&r, &rec, what) => Ok(rec),
-        Err(e) if r.is_auditor() || r.via("access-grant") => Err(e),
+        // Those who may read any anchor learn that one does not exist.
+        Err(e) if r.is_auditor() || r.via("access-grant") || r.caller.kind == CallerKind::Node => Err(e),
         _ => Err(r.refuse("a record's anchor", WHO_READS_A_RECORD)),
     }
 }
@@ -314,14 +409,22 @@ fn load(id: &str) -> Result<Record> {
     get(&record_key(id)).ok_or_else(|| Error::not_found(format!("no record {id} is anchored")))
 }
 
-fn require_source_org(record: &Record, what: &str) -> Result<Caller> {
+/// The author of a change by the caller: a practitioner or admin of the
+/// record's organisation itself, or a node of that organisation for the
+/// `author` it names.
+fn require_source_org(record: &Record, what: &str, author: Option<&str>) -> Result<String> {
     let me = caller();
     let allowed = match me.kind {
-        CallerKind::Practitioner | CallerKind::OrgAdmin => me.in_org(&record.source.org),
+        CallerKind::Practitioner | CallerKind::OrgAdmin => me.in_org(&record.source.org) && author.is_none(),
+        CallerKind::Node => me.in_org(&record.source.org),
         _ => false,
     };
-    if allowed {
-        Ok(me)
+    if allowed && me.kind == CallerKind::Node {
+        let author = author.ok_or_else(|| Error::bad_request("a node writes a record for an `author`"))?;
+        validate::identity_id("author", author)?;
+        Ok(author.to_string())
+    } else if allowed {
+        Ok(me.id)
     } else {
         Err(Error::unauthorized(format!(
             "only a practitioner or admin of {} may {what} record {}",

@@ -17,9 +17,14 @@ pub enum RecordStatus {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Source {
     pub org: String,
-    /// Identity id of the practitioner who wrote the current version.
+    /// Identity id of who wrote the current version: a practitioner of `org`,
+    /// or the patient for self-reported data.
     pub author: String,
     pub device: Option<String>,
+    /// The patient saved it themself (a note, a home device's readings),
+    /// through a node of `org` as gateway.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub self_reported: bool,
 }
 
 /// A record as stored and as returned.
@@ -36,6 +41,14 @@ pub struct Record {
     pub created_at_ms: u64,
     pub updated_at_ms: u64,
     pub disposed_at_ms: Option<u64>,
+    /// The node (gateway) holding the content, when saved through one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_by: Option<String>,
+    /// The content's media type and size in bytes, when saved through a gateway.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
 }
 
 /// One link of a record's version chain.

@@ -5,8 +5,9 @@
 //! key is sealed in turn with the node's key-encryption key (the KEK, the same
 //! AEAD). Both seals bind, as associated data, the record id and version, so a
 //! ciphertext or a wrapped key copied to another record does not open.
-//! Destroying the wrapped key destroys the content for good, wherever a copy
-//! of the ciphertext lives.
+//! Destroying the wrapped key makes every copy of the ciphertext unreadable,
+//! except a copy that came with its wrapped key (a backup taken before the
+//! destruction), which the key-encryption key still opens.
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};

@@ -19,4 +19,5 @@
 //! ```
 
 pub mod crypto;
+pub mod fhir;
 pub mod store;

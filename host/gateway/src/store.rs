@@ -23,6 +23,9 @@ pub enum StoreError {
     Corrupt(String, String),
     #[error(transparent)]
     Crypto(#[from] crypto::CryptoError),
+    /// The version is held already: nothing is ever written over.
+    #[error("record {0} version {1} is held here already")]
+    Exists(String, u32),
 }
 
 /// Whether a stored version's anchor is on chain yet.
@@ -70,18 +73,26 @@ pub type Held = (Meta, Zeroizing<Vec<u8>>);
 pub struct RecordStore {
     db: RecordDb,
     kek: Kek,
+    /// Makes "is it held?" and the write of a stage one step.
+    staging: parking_lot::Mutex<()>,
 }
 
 impl RecordStore {
     /// Open (or create) the store in `dir`, sealing under `kek`.
     pub fn open(dir: &Path, kek: Kek) -> Result<Self, StoreError> {
-        Ok(RecordStore { db: RecordDb::open(dir)?, kek })
+        Ok(RecordStore { db: RecordDb::open(dir)?, kek, staging: parking_lot::Mutex::new(()) })
     }
 
     /// Seal and write `content` as `meta` describes it, pending its anchor.
+    /// A version held already (pending or stored) is never written over:
+    /// [`StoreError::Exists`], and nothing changes.
     pub fn stage(&self, meta: &Meta, content: &[u8]) -> Result<(), StoreError> {
         let sealed = crypto::seal(&self.kek, &meta.record_id, meta.version, content);
         let m = Meta { state: SaveState::Pending, ..meta.clone() };
+        let _one_at_a_time = self.staging.lock();
+        if self.meta(&m.record_id, m.version)?.is_some() {
+            return Err(StoreError::Exists(m.record_id, m.version));
+        }
         self.db.write(&[
             (key("c", &m.record_id, m.version), Some(sealed.ciphertext)),
             (key("k", &m.record_id, m.version), Some(sealed.wrapped_key)),
@@ -208,6 +219,12 @@ mod tests {
         s.stage(&meta("r/9", 1), b"abandoned").unwrap();
         s.abandon("r/9", 1).unwrap();
         assert!(s.meta("r/9", 1).unwrap().is_none());
+        // A version held is never written over, staged or stored.
+        s.stage(&meta("r/8", 1), b"first").unwrap();
+        assert!(matches!(s.stage(&meta("r/8", 1), b"second"), Err(StoreError::Exists(..))));
+        assert!(matches!(s.stage(&meta("r/1", 2), b"second"), Err(StoreError::Exists(..))));
+        s.confirm("r/8", 1).unwrap();
+        assert_eq!(s.read("r/8", 1).unwrap().unwrap().1.as_slice(), b"first");
         assert_eq!(s.shred("r/1").unwrap(), 2);
         assert!(s.read("r/1", 1).unwrap().is_none() && s.versions("r/1").unwrap().is_empty());
         for e in std::fs::read_dir(dir.path()).unwrap() {

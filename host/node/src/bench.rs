@@ -21,8 +21,9 @@ pub struct BenchArgs {
     /// Signed transactions to commit.
     #[arg(long, default_value_t = 20_000)]
     txs: usize,
-    /// Submissions in flight at once (each waits for its commit).
-    #[arg(long, default_value_t = 512)]
+    /// Submissions in flight at once (each waits for its commit, on its own
+    /// connection: a node takes at most 512 connections from one address).
+    #[arg(long, default_value_t = 256)]
     concurrency: usize,
     /// Practitioners signing the transactions.
     #[arg(long, default_value_t = 64)]
@@ -49,6 +50,13 @@ pub struct BenchArgs {
     /// second against the same query with a session token, for this many seconds.
     #[arg(long)]
     auth_cost: Option<u64>,
+    /// Only measure the gateway: records saved and fetched per second (each
+    /// anchored or logged on chain) on three nodes, for 10 KiB and 1 MiB.
+    #[arg(long)]
+    gateway: bool,
+    /// Only time one backup of node0 of a network kept by `--keep DIR`.
+    #[arg(long, value_name = "DIR")]
+    backup_of: Option<std::path::PathBuf>,
 }
 
 /// Verifications per second of one k256 signature on one core, over `time`.
@@ -78,14 +86,14 @@ fn one_core_rate(time: Duration) -> f64 {
     n as f64 / start.elapsed().as_secs_f64()
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
-fn bar(len: usize, what: &str, quiet: bool) -> ProgressBar {
+pub fn bar(len: usize, what: &str, quiet: bool) -> ProgressBar {
     if quiet {
         return ProgressBar::hidden();
     }
@@ -108,6 +116,14 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
     if let Some(secs) = a.auth_cost {
         let out = crate::bench_auth::run(Duration::from_secs(secs.max(1))).await?;
         println!("{out}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    if a.gateway {
+        println!("{}", crate::bench_gateway::run(a.json).await?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(dir) = &a.backup_of {
+        println!("{}", crate::bench_gateway::backup_of(dir).await?);
         return Ok(ExitCode::SUCCESS);
     }
     if a.nodes == 0 || a.txs == 0 || a.signers == 0 || a.concurrency == 0 {

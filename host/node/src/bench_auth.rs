@@ -66,15 +66,24 @@ async fn rate(
 /// Measure and return the figures as JSON.
 pub async fn run(time: Duration) -> anyhow::Result<Value> {
     let tmp = tempfile::tempdir()?;
-    let (net, node) = netinit::start_local(&tmp.path().join("network"), &["bench"], "phr-bench-auth").await?;
+    // One identity asks as fast as it can: the edge's per-caller limits would
+    // set both rates alike, so they are lifted for this measurement.
+    let (net, mut nodes) =
+        netinit::start_local_cluster_with(&tmp.path().join("network"), 1, &["bench"], "phr-bench-auth", false, |c| {
+            c.limits.requests_per_ip_per_s = 1_000_000;
+            c.limits.requests_per_identity_per_s = 1_000_000;
+            c.limits.heavy_per_caller_per_s = 1_000_000;
+            c.limits.heavy_concurrent = 64;
+            c.limits.heavy_concurrent_per_caller = 64;
+        })
+        .await?;
+    let node = nodes.remove(0);
     let client = net.client(&node.url())?;
     let alice = Keypair::generate();
     client.call(&alice, "identity", "enrol_patient", json!({})).await?;
     client.call(&alice, "consent", "create", json!({"decision": "permit"})).await?;
     let args = json!({"patient": alice.id().to_hex()});
     let signed = client.signed_by(&alice);
-    // Per-identity limits would cap both rates alike; the node's limits are
-    // raised for this one identity's measurement by giving it the whole node.
     let token = signed.post_json("/v1/session", &json!({"ttl_s": 3600})).await?["token"]
         .as_str()
         .unwrap_or_default()

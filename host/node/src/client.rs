@@ -389,3 +389,68 @@ pub fn sign(key: &Keypair, chain_id: &str, expiry_height: u64, contract: &str, m
 pub fn canonical(tx: &SignedTx) -> Vec<u8> {
     tx.to_canonical()
 }
+
+/// A record's content as a node served it.
+#[derive(Clone, Debug)]
+pub struct Fetched {
+    pub content: Vec<u8>,
+    pub media_type: String,
+    pub version: u32,
+    /// The SHA-256 (hex) of the content as received, checked against what the node said it served.
+    pub sha256: String,
+    pub disclosure_tx: String,
+    /// The node that served it (when forwarded).
+    pub served_by: Option<String>,
+}
+
+impl Client {
+    /// Send `body` of `content_type` with `method` to `path`; the JSON answer.
+    pub async fn send_bytes(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Result<Value, ClientError> {
+        let body = if body.is_empty() { None } else { Some((content_type, body)) };
+        let rb = self.request(method, path, body).await?.timeout(Duration::from_secs(120));
+        Self::read(rb.send().await).await.map(|(_, v)| v)
+    }
+
+    /// `GET /v1/records/{id}`: the content, if the chain allows this caller
+    /// (the node logs the disclosure or the refusal on chain either way). The
+    /// content's SHA-256 is checked against the digest the node sends.
+    pub async fn fetch_record(&self, record_id: &str, purpose: &str) -> Result<Fetched, ClientError> {
+        let path = format!("/v1/records/{record_id}?purpose={purpose}");
+        let resp = self
+            .request(reqwest::Method::GET, &path, None)
+            .await?
+            .timeout(Duration::from_secs(120))
+            .send()
+            .await
+            .map_err(|e| unreachable_err(describe(&e)))?;
+        if !resp.status().is_success() {
+            return Err(Self::read(Ok(resp)).await.err().unwrap_or_else(|| unreachable_err("unexpected answer")));
+        }
+        let h = resp.headers().clone();
+        let header = |k: &str| h.get(k).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+        let content = resp.bytes().await.map_err(unreachable_err)?.to_vec();
+        let sha256 = phr_ledger::sha256(&[&content]).to_hex();
+        if header("etag").trim_matches('"') != sha256 {
+            return Err(ClientError {
+                status: Some(200),
+                code: "hash-mismatch".into(),
+                message: format!("the content received has SHA-256 {sha256}, the node said {}", header("etag")),
+                receipt: None,
+            });
+        }
+        Ok(Fetched {
+            media_type: header("content-type"),
+            version: header("x-phr-record-version").parse().unwrap_or(0),
+            disclosure_tx: header("x-phr-disclosure-tx"),
+            served_by: h.get("x-phr-served-by").and_then(|v| v.to_str().ok()).map(str::to_string),
+            sha256,
+            content,
+        })
+    }
+}

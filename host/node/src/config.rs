@@ -33,6 +33,35 @@ pub struct TlsFiles {
     pub ca: PathBuf,
 }
 
+/// The record gateway of a node (`[records]`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordSettings {
+    /// The key-encryption key (64 hex characters, mode 0600), which wraps every
+    /// record's data key. Keep it outside `data_dir`: a backup of the store
+    /// does not contain it, and is unreadable without it.
+    pub kek: PathBuf,
+    /// Patients may save their own data here (self-reported notes, device readings).
+    #[serde(default = "yes")]
+    pub accept_patient_uploads: bool,
+    /// Largest record content accepted, in bytes.
+    #[serde(default = "default_record_bytes")]
+    pub max_record_bytes: usize,
+    /// Where `POST /v1/admin/backup` writes backups, each in a new directory
+    /// named by the request (default `backups`, beside the config). Nothing
+    /// else on the machine is written by a backup request.
+    #[serde(default = "default_backup_dir")]
+    pub backup_dir: PathBuf,
+}
+
+fn default_backup_dir() -> PathBuf {
+    PathBuf::from("backups")
+}
+
+fn default_record_bytes() -> usize {
+    16 << 20
+}
+
 /// The contents of `node.toml`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -68,6 +97,8 @@ pub struct NodeConfig {
     pub mempool_max_bytes: usize,
     /// TLS for the API and mutual TLS between peers.
     pub tls: TlsFiles,
+    /// The record gateway.
+    pub records: RecordSettings,
     /// Serve the API and the peer links as plain HTTP instead of TLS. Only for a
     /// demo on loopback: the node refuses it for any other address.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -149,6 +180,8 @@ impl NodeConfig {
         self.tls.cert = abs(&self.tls.cert);
         self.tls.key = abs(&self.tls.key);
         self.tls.ca = abs(&self.tls.ca);
+        self.records.kek = abs(&self.records.kek);
+        self.records.backup_dir = abs(&self.records.backup_dir);
         self.compile_cache = Some(match &self.compile_cache {
             Some(p) => abs(p),
             None => self.data_dir.join("compiled"),
@@ -163,6 +196,23 @@ impl NodeConfig {
             bail!("mempool_capacity and mempool_max_bytes must be positive");
         }
         self.limits.check().map_err(anyhow::Error::msg)?;
+        // A record fetched through another node travels back in one relayed answer.
+        let most = crate::gateway::forward::MAX_ANSWER - (1 << 20);
+        if self.records.max_record_bytes == 0 || self.records.max_record_bytes > most {
+            bail!("records.max_record_bytes must be between 1 and {most} (what one node relays for another)");
+        }
+        if self.records.kek.starts_with(&self.data_dir) {
+            bail!(
+                "records.kek {} is inside data_dir: keep the key-encryption key apart from the store (and its backups)",
+                self.records.kek.display()
+            );
+        }
+        if self.records.backup_dir.starts_with(&self.data_dir) {
+            bail!(
+                "records.backup_dir {} is inside data_dir: a backup must survive the loss of the data directory",
+                self.records.backup_dir.display()
+            );
+        }
         if self.insecure_plain_http {
             for (what, addr) in [
                 ("api_addr", Some(&self.api_addr)),

@@ -70,6 +70,18 @@ pub fn write_key(path: &Path, key: &Keypair, label: &str) -> anyhow::Result<()> 
     Ok(())
 }
 
+/// The record gateway of a node as `network init` and `add-node` lay it out:
+/// a fresh key-encryption key beside the node's other keys.
+fn default_records(dir: &Path) -> anyhow::Result<crate::config::RecordSettings> {
+    phr_gateway::crypto::Kek::create(&dir.join("kek.key"))?;
+    Ok(crate::config::RecordSettings {
+        kek: PathBuf::from("kek.key"),
+        accept_patient_uploads: true,
+        max_record_bytes: 16 << 20,
+        backup_dir: PathBuf::from("backups"),
+    })
+}
+
 /// The TLS files of a node, as `network init` and `add-node` lay them out.
 fn default_tls() -> TlsFiles {
     TlsFiles { cert: PathBuf::from("tls.pem"), key: PathBuf::from("tls.key"), ca: PathBuf::from("../ca.pem") }
@@ -184,6 +196,7 @@ pub fn init(o: &InitOptions) -> anyhow::Result<Network> {
             mempool_capacity: 100_000,
             mempool_max_bytes: 256 << 20,
             tls: default_tls(),
+            records: default_records(&dir)?,
             insecure_plain_http: o.insecure_plain_http,
             limits: Default::default(),
             block: BlockOverrides::default(),
@@ -262,6 +275,19 @@ pub async fn start_local_cluster(
     chain_id: &str,
     plain: bool,
 ) -> anyhow::Result<(Network, Vec<crate::server::RunningNode>)> {
+    start_local_cluster_with(dir, n, orgs, chain_id, plain, |_| {}).await
+}
+
+/// [`start_local_cluster`], with each node's config changed by `tweak`
+/// before it starts (a benchmark lifts the edge's limits this way).
+pub async fn start_local_cluster_with(
+    dir: &Path,
+    n: usize,
+    orgs: &[&str],
+    chain_id: &str,
+    plain: bool,
+    tweak: impl Fn(&mut NodeConfig),
+) -> anyhow::Result<(Network, Vec<crate::server::RunningNode>)> {
     let net = init(&InitOptions {
         out: dir.to_path_buf(),
         nodes: n,
@@ -273,7 +299,9 @@ pub async fn start_local_cluster(
     })?;
     let mut nodes = Vec::new();
     for path in &net.node_configs {
-        nodes.push(crate::server::start(NodeConfig::load(path)?).await?);
+        let mut cfg = NodeConfig::load(path)?;
+        tweak(&mut cfg);
+        nodes.push(crate::server::start(cfg).await?);
     }
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     for node in &nodes {
@@ -367,6 +395,7 @@ pub fn add_node(
         mempool_capacity: 100_000,
         mempool_max_bytes: 256 << 20,
         tls: default_tls(),
+        records: default_records(&dir)?,
         insecure_plain_http: plain,
         limits: Default::default(),
         block: BlockOverrides::default(),

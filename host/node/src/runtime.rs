@@ -209,6 +209,10 @@ pub struct Node {
     pub key: Keypair,
     /// Credentials, limits and body sizes at the API's edge.
     pub edge: crate::api::guard::Edge,
+    /// The record gateway: the sealed content this node holds.
+    pub gateway: crate::gateway::Gateway,
+    /// The API's router, to answer requests forwarded by other nodes.
+    pub api: std::sync::OnceLock<axum::Router>,
     pub exec: Arc<Executor>,
     pub mempool: Arc<Mempool>,
     pub sequencer: Arc<RaftSequencer>,
@@ -229,6 +233,9 @@ pub enum OwnTxError {
     Unavailable(String),
     #[error("not committed within {0} s")]
     Timeout(u64),
+    /// The contract refused it (the receipt's code and message).
+    #[error("{code}: {message}")]
+    Rejected { code: String, message: String },
     #[error("committed but failed: {0}")]
     Failed(String),
 }
@@ -243,6 +250,19 @@ impl Node {
         args: &serde_json::Value,
         timeout: std::time::Duration,
     ) -> Result<Arc<Committed>, OwnTxError> {
+        let expiry = self.exec.tip().height + 100;
+        self.submit_own_until(contract, method, args, expiry, timeout).await
+    }
+
+    /// Like [`Node::submit_own`], valid until block `expiry_height`.
+    pub async fn submit_own_until(
+        &self,
+        contract: &str,
+        method: &str,
+        args: &serde_json::Value,
+        expiry_height: u64,
+        timeout: std::time::Duration,
+    ) -> Result<Arc<Committed>, OwnTxError> {
         use rand_core::RngCore;
         let g = self.exec.genesis();
         let tx = TxBody {
@@ -251,7 +271,7 @@ impl Node {
             method: method.to_string(),
             args: args.to_string(),
             nonce: rand_core::OsRng.next_u64(),
-            expiry_height: self.exec.tip().height + 100,
+            expiry_height,
             signer: self.key.public_key(),
         }
         .sign(&self.key);
@@ -265,6 +285,9 @@ impl Node {
         match tokio::time::timeout(timeout, waiter).await {
             Ok(Ok(c)) => match &c.receipt.status {
                 phr_ledger::TxStatus::Ok => Ok(c),
+                phr_ledger::TxStatus::Rejected { code, message } => {
+                    Err(OwnTxError::Rejected { code: code.clone(), message: message.clone() })
+                }
                 other => Err(OwnTxError::Failed(format!("{other:?}"))),
             },
             Ok(Err(_)) => Err(OwnTxError::Unavailable("the node is shutting down".into())),

@@ -89,6 +89,25 @@ fn api_runtime(node_id: &str) -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the API's threads")
 }
 
+/// Wait up to `limit` until this node follows a leader and has applied every
+/// entry it holds, steadily for a second.
+async fn caught_up(seq: &RaftSequencer, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    let mut steady: Option<Instant> = None;
+    while Instant::now() < deadline {
+        let s = seq.status();
+        if s.leader.is_some() && s.last_applied_index == s.last_log_index && s.halted.is_none() {
+            if steady.get_or_insert_with(Instant::now).elapsed() >= Duration::from_secs(1) {
+                return true;
+            }
+        } else {
+            steady = None;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
 /// Bind `addr` for a server to run on another runtime.
 fn bind_std(addr: &str, what: &str) -> anyhow::Result<std::net::TcpListener> {
     let l = std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen {what} on {addr}"))?;
@@ -252,13 +271,27 @@ pub async fn start(cfg: NodeConfig) -> anyhow::Result<RunningNode> {
     let edge = crate::api::guard::Edge {
         auth: crate::auth::Authenticator::new(&genesis.chain_id),
         limits: crate::api::limits::Limits::new(&cfg.limits),
-        bodies: crate::api::body_limits(&genesis.params),
+        bodies: crate::api::body_limits(&genesis.params, cfg.records.max_record_bytes),
+    };
+    // The record store: its own RocksDB beside the chain's, sealed under the KEK.
+    let kek = phr_gateway::crypto::Kek::load(&cfg.records.kek)?;
+    let records_dir = cfg.data_dir.join("records");
+    let store = tokio::task::spawn_blocking(move || phr_gateway::store::RecordStore::open(&records_dir, kek))
+        .await?
+        .context("cannot open the record store")?;
+    let gateway = crate::gateway::Gateway {
+        store: Arc::new(store),
+        max_bytes: cfg.records.max_record_bytes,
+        accept_patient_uploads: cfg.records.accept_patient_uploads,
+        backup_dir: cfg.records.backup_dir.clone(),
     };
     let node = Arc::new(Node {
         id: cfg.node_id.clone(),
         org: me.org.clone(),
         key,
         edge,
+        gateway,
+        api: std::sync::OnceLock::new(),
         exec: exec.clone(),
         mempool: mempool.clone(),
         sequencer: sequencer.clone(),
@@ -286,10 +319,13 @@ pub async fn start(cfg: NodeConfig) -> anyhow::Result<RunningNode> {
 
     let gate = Arc::new(crate::api::admin::Gate(std::sync::OnceLock::new()));
     let _ = gate.0.set(Arc::downgrade(&node));
+    let relay = Arc::new(crate::gateway::forward::Relay(std::sync::OnceLock::new()));
+    let _ = relay.0.set(Arc::downgrade(&node));
     let peer_app = phr_orderer::raft::server::router(Arc::new(PeerService {
         sequencer: sequencer.clone(),
         sink: Arc::new(ForwardedTxs { exec: exec.clone(), mempool }),
         admin: gate,
+        relay,
     }));
     let (peer_tls, api_tls) = match &tls {
         Some(id) => {
@@ -298,8 +334,43 @@ pub async fn start(cfg: NodeConfig) -> anyhow::Result<RunningNode> {
         }
         None => (None, None),
     };
+    // Peers first: a node catches up through them, before its API serves.
     let (peer_stop, peer_task) =
         phr_tls::serve::serve(peer_listener, peer_app, phr_tls::serve::ServeOptions::new(peer_tls), "peer");
+    // Before the API serves anything: a node holding records (say, restored
+    // from a backup) first catches up with the group, then the record store is
+    // brought in line with the chain (every disposal honoured, pending saves
+    // settled).
+    let holds_records = !node.gateway.store.all().map(|a| a.is_empty()).unwrap_or(true);
+    if holds_records && sequencer.status().voters.len() > 1 {
+        if caught_up(&sequencer, Duration::from_secs(30)).await {
+            tracing::info!(height = exec.tip().height, "caught up with the group before serving");
+        } else {
+            tracing::warn!(
+                "not caught up with the group within 30 s; serving anyway (every fetch is decided at the chain's head)"
+            );
+        }
+    }
+    let n = node.clone();
+    let settled = tokio::task::spawn_blocking(move || crate::gateway::shred::reconcile(&n))
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r);
+    let settled = match settled {
+        Ok(r) => r,
+        Err(why) => {
+            let _ = peer_stop.send(());
+            anyhow::bail!("cannot reconcile the record store with the chain: {why}");
+        }
+    };
+    tracing::info!(
+        shredded = settled.shredded.len(),
+        confirmed = settled.confirmed.len(),
+        abandoned = settled.abandoned.len(),
+        "record store reconciled with the chain"
+    );
+    let mut loops = loops;
+    loops.push(crate::gateway::shred::spawn(node.clone()));
 
     // The API on its own runtime.
     let api_runtime = api_runtime(&cfg.node_id)?;
@@ -308,12 +379,9 @@ pub async fn start(cfg: NodeConfig) -> anyhow::Result<RunningNode> {
     let (api_stop, api_task) = {
         let _in_api = api_runtime.enter();
         let listener = tokio::net::TcpListener::from_std(std_listener)?;
-        phr_tls::serve::serve(
-            listener,
-            crate::api::router(node.clone()),
-            phr_tls::serve::ServeOptions::new(api_tls),
-            "API",
-        )
+        let router = crate::api::router(node.clone());
+        let _ = node.api.set(router.clone());
+        phr_tls::serve::serve(listener, router, phr_tls::serve::ServeOptions::new(api_tls), "API")
     };
     let shrink = {
         let n = node.clone();
@@ -325,7 +393,6 @@ pub async fn start(cfg: NodeConfig) -> anyhow::Result<RunningNode> {
         })
     };
     tracing::info!(node = %cfg.node_id, %addr, %peer_addr, height = exec.tip().height, chain = %genesis.chain_id, tls = tls.is_some(), "node started");
-    let mut loops = loops;
     loops.push(shrink);
     Ok(RunningNode {
         addr,

@@ -131,6 +131,14 @@ impl StateDb {
         Ok(StateDb { db, opts })
     }
 
+    /// A consistent copy of the whole store (chain, Raft log and vote, applied
+    /// height) in `dir`, which must not exist, taken while the store is in use.
+    pub fn checkpoint(&self, dir: &Path) -> Result<()> {
+        self.db.flush()?;
+        rocksdb::checkpoint::Checkpoint::new(&self.db)?.create_checkpoint(dir)?;
+        Ok(())
+    }
+
     pub(crate) fn cf(&self, name: &'static str) -> &rocksdb::ColumnFamily {
         self.db.cf_handle(name).expect("column families are created at open")
     }

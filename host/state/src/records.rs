@@ -30,6 +30,12 @@ impl RecordDb {
         Ok(RecordDb { db: DB::open(&o, path)? })
     }
 
+    /// Open the store in `path` read-only, beside a node that holds it open
+    /// (to inspect it; writes fail).
+    pub fn open_read_only(path: &Path) -> Result<Self> {
+        Ok(RecordDb { db: DB::open_for_read_only(&Options::default(), path, false)? })
+    }
+
     fn sync() -> WriteOptions {
         let mut w = WriteOptions::default();
         w.set_sync(true);

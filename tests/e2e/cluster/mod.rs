@@ -2,7 +2,9 @@
 
 mod divergence;
 mod faults;
+mod fhir;
 mod flood;
+mod gateway;
 mod harness;
 mod membership;
 mod upgrade;

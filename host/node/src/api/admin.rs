@@ -17,7 +17,6 @@ use phr_orderer::raft::server::{AdminGate, AdminRefusal};
 use phr_orderer::raft::{AdminOp, PeerNode};
 use serde_json::json;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// How old a signed admin command may be, and how far in the future.
 const MAX_AGE_MS: u64 = 2 * 60 * 1000;
@@ -51,7 +50,7 @@ pub fn check(node: &Node, bytes: &[u8]) -> Result<AdminOp, ApiError> {
             "the signer is not an organisation admin of this chain",
         ));
     };
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+    let now = crate::clock::now_ms();
     if cmd.body.issued_ms + MAX_AGE_MS < now || cmd.body.issued_ms > now + MAX_AHEAD_MS {
         return Err(ApiError::bad_request(
             "expired",

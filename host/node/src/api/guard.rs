@@ -68,6 +68,9 @@ pub struct BodyLimits {
     pub small: usize,
     pub query: usize,
     pub tx: usize,
+    pub record: usize,
+    /// A record's content inline in a FHIR resource (base64, with room for the resource).
+    pub document: usize,
 }
 
 /// What the guard keeps for one node: credentials, limits and body sizes.
@@ -84,6 +87,8 @@ impl Edge {
             Body::Small => self.bodies.small,
             Body::Query => self.bodies.query,
             Body::Tx => self.bodies.tx,
+            Body::Record => self.bodies.record,
+            Body::Document => self.bodies.document,
         }
     }
 }
@@ -122,6 +127,8 @@ fn timeout(rule: &Rule) -> Option<Duration> {
         "/v1/events" => None,
         "/v1/txs" => Some(Duration::from_secs(130)),
         "/v1/admin/nodes" => Some(Duration::from_secs(610)),
+        "/v1/admin/backup" => Some(Duration::from_secs(3600)),
+        "/v1/records" | "/v1/records/{*id}" => Some(Duration::from_secs(60)),
         _ => Some(Duration::from_secs(30)),
     }
 }

@@ -10,15 +10,17 @@ mod audit;
 mod chain;
 mod error;
 mod events;
+mod fhir;
 pub mod guard;
 pub mod limits;
 mod query;
+mod records;
 pub mod rules;
 mod session;
 mod txs;
 pub mod views;
 
-pub use error::ApiError;
+pub use error::{status_for_contract_code, ApiError};
 
 use crate::runtime::Node;
 use axum::extract::State;
@@ -31,12 +33,15 @@ use std::sync::Arc;
 /// The OpenAPI description served at `/v1/openapi.yaml`.
 pub const OPENAPI: &str = include_str!("../../../../docs/openapi.yaml");
 
-/// The largest bodies the routes take, from the chain's parameters.
-pub fn body_limits(params: &phr_ledger::ChainParams) -> guard::BodyLimits {
+/// The largest bodies the routes take, from the chain's parameters and the
+/// node's largest record.
+pub fn body_limits(params: &phr_ledger::ChainParams, max_record_bytes: usize) -> guard::BodyLimits {
     guard::BodyLimits {
         small: 16 * 1024,
         query: txs::json_limit(params),
         tx: txs::json_limit(params).max(params.max_any_tx_bytes()) + 1024,
+        record: max_record_bytes,
+        document: max_record_bytes.div_ceil(3) * 4 + 64 * 1024,
     }
 }
 
@@ -83,6 +88,28 @@ pub fn router(node: Arc<Node>) -> Router {
     route!(GET "/v1/audit/explain/{id}" => audit::explain);
     route!(GET "/v1/events" => events::events);
     route!(GET "/metrics" => metrics);
+    route!(POST "/v1/records" => records::create);
+    route!(POST "/v1/admin/backup" => records::backup);
+    route!(GET "/fhir/metadata" => fhir::read::metadata);
+    route!(GET "/fhir/DocumentReference/{id}" => fhir::read::document);
+    route!(GET "/fhir/Binary/{id}" => fhir::write::binary);
+    route!(GET "/fhir/Consent" => fhir::search::consents);
+    route!(GET "/fhir/AuditEvent" => fhir::search::audit_events);
+    route!(GET "/fhir/Patient/{id}/$everything" => fhir::read::everything);
+    // Two methods on one path: merged by axum's router.
+    routes = routes.add(
+        Method::GET,
+        "/fhir/DocumentReference",
+        axum::routing::get(fhir::search::documents).post(fhir::write::create),
+    );
+    routes.registered += 1;
+    // Three methods on one path: merged by axum's router.
+    routes = routes.add(
+        Method::GET,
+        "/v1/records/{*id}",
+        axum::routing::get(records::get).put(records::amend).delete(records::dispose),
+    );
+    routes.registered += 2;
     // Two methods on one path: merged by axum's router.
     routes = routes.add(Method::POST, "/v1/session", axum::routing::post(session::open).delete(session::close));
     routes.registered += 1;
@@ -98,6 +125,7 @@ pub fn router(node: Arc<Node>) -> Router {
                 "this route does not take that method; see /v1/openapi.yaml",
             )
         })
+        .layer(axum::middleware::from_fn(fhir::outcome::outcomes))
         .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(node)
 }

@@ -48,12 +48,33 @@ pub async fn query(
         Value::String(s) => s,
         other => other.to_string(),
     };
+    let out = run(&node, &who, &q.contract, &q.method, args).await?;
+    Ok(Json(json!({"result": out.result, "height": out.height, "fuel_used": out.fuel_used})))
+}
+
+/// A query's answer, once any auditor's read is recorded.
+pub struct Answered {
+    pub result: Value,
+    pub height: u64,
+    pub fuel_used: u64,
+}
+
+/// Run `contract.method(args)` as the caller: the contract's read rules
+/// decide; an auditor's read of patient data is recorded on chain before the
+/// answer is returned. A contract error becomes the matching API error.
+pub async fn run(
+    node: &Arc<Node>,
+    who: &Who,
+    contract: &str,
+    method: &str,
+    args: String,
+) -> Result<Answered, ApiError> {
     node.metrics.queries.inc();
     let exec = node.exec.clone();
     let key = who.principal.key();
-    let (contract, method) = (q.contract.clone(), q.method.clone());
+    let (c, m) = (contract.to_string(), method.to_string());
     // Heavy work runs on the read pool, never on the threads that drive Raft.
-    let out = tokio::task::spawn_blocking(move || exec.query(key.as_ref(), &contract, &method, &args))
+    let out = tokio::task::spawn_blocking(move || exec.query(key.as_ref(), &c, &m, &args))
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?
         .map_err(|e| match e {
@@ -61,16 +82,16 @@ pub async fn query(
             QueryError::Fault(m) => ApiError::internal(m),
         })?;
     match &out.result {
-        CallResult::Ok(_) => record_audit(&node, &out, &q.contract, &q.method).await?,
+        CallResult::Ok(_) => record_audit(node, &out, contract, method).await?,
         CallResult::Err { code, message } if code == "unauthorized" => {
-            tracing::info!(caller = %who.describe(), "refused a read of {}.{}: {message}", q.contract, q.method);
+            tracing::info!(caller = %who.describe(), "refused a read of {contract}.{method}: {message}");
         }
         _ => {}
     }
     match out.result {
         CallResult::Ok(s) => {
             let result: Value = serde_json::from_str(&s).unwrap_or(Value::String(s));
-            Ok(Json(json!({"result": result, "height": out.height, "fuel_used": out.fuel_used})))
+            Ok(Answered { result, height: out.height, fuel_used: out.fuel_used })
         }
         CallResult::Err { code, message } => Err(ApiError::new(status_for_contract_code(&code), &code, message)),
         CallResult::OutOfFuel => {

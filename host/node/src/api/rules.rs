@@ -34,6 +34,11 @@ pub enum Body {
     Query,
     /// A transaction, JSON or canonical bytes (a contract install at most).
     Tx,
+    /// A record's content (the node's `records.max_record_bytes`).
+    Record,
+    /// A FHIR resource carrying a record's content inline, base64
+    /// (`records.max_record_bytes` × 4/3, plus 64 KiB).
+    Document,
 }
 
 /// One route and its rule.
@@ -76,6 +81,19 @@ pub const RULES: &[Rule] = &[
     rule(Method::GET, "/v1/raw/blocks", ChainReader, Empty, true, "blocks and receipts as stored"),
     rule(Method::GET, "/v1/audit/explain/{id}", ChainReader, Empty, true, "one transaction run again at its pre-state"),
     rule(Method::GET, "/metrics", ChainReader, Empty, false, "Prometheus metrics: counts and timings, no patient data"),
+    rule(Method::POST, "/v1/records", Enrolled, Record, false, "a practitioner of this node's organisation, or a patient saving their own data; anchored on chain by this node for the author"),
+    rule(Method::PUT, "/v1/records/{*id}", Enrolled, Record, false, "a practitioner of the record's organisation, through a node of it"),
+    rule(Method::GET, "/v1/records/{*id}", Enrolled, Empty, false, "the chain decides and logs (access-grant.disclose, by the holding node): the patient, an active grant, a permitting consent or a break-glass; forwarded to the holding node"),
+    rule(Method::DELETE, "/v1/records/{*id}", Enrolled, Empty, false, "a practitioner or admin of the record's organisation, through a node of it; content and keys are destroyed"),
+    rule(Method::POST, "/v1/admin/backup", ChainReader, Small, true, "an admin of this node's organisation only"),
+    rule(Method::GET, "/fhir/metadata", Public, Empty, false, "the FHIR CapabilityStatement: no patient data"),
+    rule(Method::POST, "/fhir/DocumentReference", Enrolled, Document, false, "as POST /v1/records: the inline attachment is saved here and anchored"),
+    rule(Method::GET, "/fhir/DocumentReference", Enrolled, Empty, true, "record-anchor.list_by_patient as the caller: the patient and auditors see all, practitioners what they may read"),
+    rule(Method::GET, "/fhir/DocumentReference/{id}", Enrolled, Empty, true, "record-anchor.get as the caller"),
+    rule(Method::GET, "/fhir/Binary/{id}", Enrolled, Empty, false, "as GET /v1/records/{id}: the chain decides and logs"),
+    rule(Method::GET, "/fhir/Consent", Enrolled, Empty, true, "consent.list as the caller: the patient and auditors"),
+    rule(Method::GET, "/fhir/AuditEvent", Enrolled, Empty, true, "access-grant.disclosures as the caller: the patient and auditors"),
+    rule(Method::GET, "/fhir/Patient/{id}/$everything", Enrolled, Empty, true, "every part read as the caller: the patient and auditors"),
 ];
 
 /// The rule of `method path` (`path` as the router matched it).
@@ -98,6 +116,6 @@ mod tests {
             assert_eq!(find(&Method::GET, path).unwrap().access, Access::ChainReader, "{path}");
         }
         let public: Vec<_> = RULES.iter().filter(|r| r.access == Access::Public).map(|r| r.path).collect();
-        assert_eq!(public, ["/v1/health", "/v1/status", "/v1/openapi.yaml"]);
+        assert_eq!(public, ["/v1/health", "/v1/status", "/v1/openapi.yaml", "/fhir/metadata"]);
     }
 }

@@ -4,6 +4,7 @@
 use super::error::ApiError;
 use super::guard::Who;
 use crate::auth::{bearer, sessions, Principal};
+use crate::clock::now_ms;
 use crate::runtime::Node;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -19,10 +20,6 @@ struct SessionBody {
     /// Seconds the token should live (at most an hour; default 15 minutes).
     #[serde(default)]
     ttl_s: Option<u64>,
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 pub async fn open(

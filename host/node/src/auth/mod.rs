@@ -11,6 +11,7 @@ pub mod replay;
 pub mod scheme;
 pub mod sessions;
 
+use crate::clock::now_ms;
 use axum::http::{header, HeaderMap};
 use parking_lot::Mutex;
 use phr_ledger::PublicKey;
@@ -59,10 +60,6 @@ pub struct Authenticator {
     chain_id: String,
     nonces: Mutex<NonceCache>,
     pub sessions: Mutex<Sessions>,
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {

@@ -4,6 +4,7 @@ mod audit;
 mod calls;
 pub mod conn;
 mod contract;
+mod record;
 
 use crate::config::NodeConfig;
 use crate::netinit::{self, InitOptions};
@@ -96,6 +97,11 @@ enum Command {
         /// Replay committed events from this height first.
         #[arg(long)]
         from_height: Option<u64>,
+    },
+    /// Records through a node's gateway: save, get, amend, dispose.
+    Record {
+        #[command(subcommand)]
+        cmd: record::RecordCmd,
     },
     /// The contract lifecycle: install, approve, commit, list, history.
     Contract {
@@ -194,6 +200,31 @@ enum NodeCmd {
         #[arg(long)]
         voter: bool,
     },
+    /// Back up a running node (chain, state, Raft log, record store) into a
+    /// new directory under its `records.backup_dir`, while it keeps serving.
+    /// Signed by an admin of its organisation. Prints the manifest, with the
+    /// backup's `path`. The key-encryption key is not in a backup: keep it apart.
+    Backup {
+        #[command(flatten)]
+        conn: conn::Conn,
+        /// Key file of an admin of the node's organisation.
+        #[arg(long)]
+        key: PathBuf,
+        /// The new directory: a name inside the node's `records.backup_dir`,
+        /// or an absolute path inside it (default `backup-<unix ms>`).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Restore a backup into the fresh data directory of a node's config; it
+    /// is checked first, and nothing is overwritten.
+    Restore {
+        /// The backup directory.
+        #[arg(long)]
+        from: PathBuf,
+        /// The node's config (its data_dir must not exist or be empty).
+        #[arg(long)]
+        config: PathBuf,
+    },
     /// Make a learner a voter.
     Promote {
         #[command(flatten)]
@@ -234,6 +265,8 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let default_log = match cli.cmd {
         Command::Node { .. } => "info,openraft=error",
+        // The demo narrates; its nodes' expected refusals and a stopped peer are not news.
+        Command::Demo(_) | Command::Bench(_) => "error,openraft=off",
         _ => "warn,openraft=error",
     };
     init_logging(cli.log.as_deref(), default_log);
@@ -305,6 +338,8 @@ async fn run(cmd: Command) -> anyhow::Result<ExitCode> {
         Command::Node { cmd: NodeCmd::Add { conn, key, config, voter } } => {
             calls::node_add(&conn, &key, &config, voter).await
         }
+        Command::Node { cmd: NodeCmd::Backup { conn, key, out } } => record::backup(&conn, &key, out.as_deref()).await,
+        Command::Node { cmd: NodeCmd::Restore { from, config } } => record::restore(&from, &config),
         Command::Node { cmd: NodeCmd::Promote { conn, key, id } } => {
             calls::node_command(&conn, &key, phr_ledger::NodeAction::Promote { name: id }).await
         }
@@ -340,6 +375,7 @@ async fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             calls::events(conn.signed(key.key.as_deref())?, topic, from_height).await
         }
         Command::Contract { cmd } => contract::run(cmd).await,
+        Command::Record { cmd } => record::run(cmd).await,
         Command::Audit { cmd } => audit::run(cmd).await,
         Command::Demo(a) => crate::demo::run(a).await,
         Command::Bench(a) => crate::bench::run(a).await,

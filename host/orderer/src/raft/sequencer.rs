@@ -255,6 +255,12 @@ impl RaftSequencer {
         decode(&out).map_err(|e| e.to_string())
     }
 
+    /// Send a client's request (opaque here) to node `to` and return its answer.
+    pub async fn relay(&self, to: &str, request: Vec<u8>) -> Result<Vec<u8>, String> {
+        let node = self.member(to).ok_or_else(|| format!("node {to} is not a member of the group"))?;
+        self.net.request(&node, "relay", request, Duration::from_secs(60)).await.map_err(|e| e.to_string())
+    }
+
     /// Send an admin's signed command (opaque here) to the leader, which checks
     /// it again and carries it out.
     pub async fn forward_admin(&self, command: Vec<u8>) -> Result<String, AdminRefusal> {

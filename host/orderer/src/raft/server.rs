@@ -48,14 +48,23 @@ pub trait AdminGate: Send + Sync + 'static {
     fn run(&self, bytes: Vec<u8>) -> futures::future::BoxFuture<'static, Result<String, AdminRefusal>>;
 }
 
+/// Where a client's API request, forwarded by another node, is answered (by
+/// the node's own API, which authenticates the client itself).
+pub trait RelayGate: Send + Sync + 'static {
+    /// Answer the forwarded request (`bytes`, opaque here) that came from the
+    /// peer at `from`; the answer's bytes.
+    fn answer(&self, from: std::net::IpAddr, bytes: Vec<u8>) -> futures::future::BoxFuture<'static, Vec<u8>>;
+}
+
 /// What the peer routes need.
 pub struct PeerService {
     pub sequencer: Arc<RaftSequencer>,
     pub sink: Arc<dyn ForwardSink>,
     pub admin: Arc<dyn AdminGate>,
+    pub relay: Arc<dyn RelayGate>,
 }
 
-/// `POST /peer/v1/{append|vote|snapshot|forward|admin}`: a signed envelope in,
+/// `POST /peer/v1/{append|vote|snapshot|forward|admin|relay}`: a signed envelope in,
 /// a signed envelope out. Unauthenticated messages get 401 and a log line.
 pub fn router(svc: Arc<PeerService>) -> Router {
     Router::new()
@@ -112,6 +121,11 @@ async fn handle(
         // The admin's own signature is checked again here: another node's word
         // is not enough to change the membership.
         "admin" => encode(&svc.admin.run(body).await),
+        // A client's request for a record held here, as the client sent it.
+        "relay" => {
+            let ip = conn.as_ref().map(|c| c.remote.ip()).unwrap_or(std::net::Ipv4Addr::LOCALHOST.into());
+            svc.relay.answer(ip, body).await
+        }
         _ => return (StatusCode::NOT_FOUND, "no such peer route").into_response(),
     };
     let sealed = seq.signer().seal_reply(from, &format!("{kind}/response"), out, request);

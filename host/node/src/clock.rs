@@ -1,0 +1,8 @@
+//! The node's wall clock, for what is local to it (session expiry, signature
+//! freshness, backup and record timestamps). Never consensus input: the
+//! chain's time is the block's.
+
+/// Milliseconds since the Unix epoch (0 if the clock is before it).
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
