@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Installs what building PHR Ledger needs and is missing: clang and libclang (for the
-# rocksdb crate) and the wasm32-unknown-unknown Rust target (for the contracts).
+# Installs what building and testing PHR Ledger needs and is missing: clang and libclang
+# (for the rocksdb crate), the wasm32-unknown-unknown Rust target (for the contracts), the
+# Python tools of the API checks, and Chromium, Node.js and the npm tools of the browser
+# tests (tests/web).
 # Safe to run again: it only installs what is missing.
 set -euo pipefail
 
@@ -9,6 +11,9 @@ need_apt=()
 if command -v dpkg-query >/dev/null 2>&1; then
   installed clang || need_apt+=(clang)
   installed libclang-dev || need_apt+=(libclang-dev)
+  installed chromium || need_apt+=(chromium)
+  command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
+  command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 else
   command -v clang >/dev/null 2>&1 || { echo "setup: install clang and libclang (development files) with your package manager" >&2; exit 1; }
 fi
@@ -57,4 +62,20 @@ if ! { [ -x "$venv/bin/python" ] && cmp -s "$requirements" "$stamp" \
     exit 1
   fi
   cp "$requirements" "$stamp"
+fi
+
+# The browser tests' tools (tests/web): Playwright's driver without its own browsers (it
+# drives Debian's Chromium) and axe-core, pinned in tests/web/package-lock.json, installed
+# into tests/web/node_modules.
+web="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/web"
+if ! cmp -s "$web/package-lock.json" "$web/node_modules/.phr-package-lock.json" 2>/dev/null \
+  || ! command -v chromium >/dev/null 2>&1; then
+  command -v npm >/dev/null 2>&1 || { echo "setup: npm is missing; install Node.js 18 or newer with npm" >&2; exit 1; }
+  echo "setup: installing the browser tests' tools into $web/node_modules" >&2
+  if ! (cd "$web" && npm ci --no-audit --no-fund --loglevel=error >/dev/null); then
+    echo "setup: could not install $web/package.json (npm ci; see npm's message above)" >&2
+    exit 1
+  fi
+  cp "$web/package-lock.json" "$web/node_modules/.phr-package-lock.json"
+  command -v chromium >/dev/null 2>&1 || { echo "setup: chromium is missing; install Debian's chromium package" >&2; exit 1; }
 fi

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints (warnings are errors), the contracts' own
-# tests, and every test of the node workspace, end-to-end tests included.
+# tests, the page's signing vectors, and every test of the node workspace, end-to-end
+# tests included (the browser tests among them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -24,6 +25,9 @@ CARGO_TARGET_DIR="$CARGO_TARGET_DIR/wasm-contracts-v2" \
 step "contract SDK tests"
 CARGO_TARGET_DIR="$CARGO_TARGET_DIR/contracts-native" \
   cargo test --release --locked --manifest-path contracts/Cargo.toml --workspace
+
+step "the page's signing code against the documented vectors"
+node tests/web/sign_check.mjs
 
 step "tests"
 cargo test --release --locked --workspace

@@ -237,6 +237,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
                     dir.display(),
                     dir.display()
                 );
+                println!(
+                    "  then open a node's address in a browser and sign in with a key of the story, e.g. {}/keys/alice.key (or carol, dan, erin)",
+                    dir.display()
+                );
             }
             println!("\nDemo complete.");
             Ok(ExitCode::SUCCESS)
@@ -303,6 +307,12 @@ async fn story(
         names.insert(k.id().to_hex(), n);
     }
     let cast = Arc::new(Cast { names });
+    // Kept with the network, so that anyone can sign in to the page as one of them afterwards.
+    for (k, file) in
+        [(&alice, "alice"), (&bob, "bob"), (&carol, "carol"), (&dan, "dan"), (&erin, "erin"), (&eve, "eve")]
+    {
+        netinit::write_key(&net.dir.join("keys").join(format!("{file}.key")), k, file)?;
+    }
     let (n0, n2) = (clients[0].clone(), clients[2].clone());
 
     // Alice enrols and follows everything about her, on City Lab's node.

@@ -379,7 +379,7 @@ pub async fn start(cfg: NodeConfig) -> anyhow::Result<RunningNode> {
     let (api_stop, api_task) = {
         let _in_api = api_runtime.enter();
         let listener = tokio::net::TcpListener::from_std(std_listener)?;
-        let router = crate::api::router(node.clone());
+        let router = crate::api::router(node.clone())?;
         let _ = node.api.set(router.clone());
         phr_tls::serve::serve(listener, router, phr_tls::serve::ServeOptions::new(api_tls), "API")
     };

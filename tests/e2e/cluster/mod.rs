@@ -8,3 +8,4 @@ mod gateway;
 mod harness;
 mod membership;
 mod upgrade;
+mod web;

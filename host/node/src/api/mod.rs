@@ -19,6 +19,7 @@ pub mod rules;
 mod session;
 mod txs;
 pub mod views;
+mod web;
 
 pub use error::{status_for_contract_code, ApiError};
 
@@ -65,7 +66,8 @@ fn filter(m: &Method) -> MethodFilter {
 }
 
 /// Every route of the API, behind the guard.
-pub fn router(node: Arc<Node>) -> Router {
+pub fn router(node: Arc<Node>) -> anyhow::Result<Router> {
+    let assets = web::assets()?;
     let mut routes = Routes { router: Router::new(), registered: 0 };
     macro_rules! route {
         ($method:ident $path:literal => $handler:expr) => {
@@ -73,6 +75,9 @@ pub fn router(node: Arc<Node>) -> Router {
         };
     }
     route!(GET "/v1/health" => || async { "ok" });
+    let a = assets.clone();
+    route!(GET "/" => move || web::index(a.clone()));
+    route!(GET "/app/{*file}" => move |p| web::file(assets.clone(), p));
     route!(GET "/v1/status" => chain::status);
     route!(GET "/v1/openapi.yaml" => || async { ([(header::CONTENT_TYPE, "application/yaml")], OPENAPI) });
     route!(POST "/v1/txs" => txs::submit);
@@ -114,7 +119,7 @@ pub fn router(node: Arc<Node>) -> Router {
     routes = routes.add(Method::POST, "/v1/session", axum::routing::post(session::open).delete(session::close));
     routes.registered += 1;
     assert_eq!(routes.registered, rules::RULES.len(), "every rule of api::rules has a route");
-    routes
+    Ok(routes
         .router
         .route_layer(axum::middleware::from_fn_with_state(node.clone(), guard::guard))
         .fallback(|| async { ApiError::not_found("no such route; see /v1/openapi.yaml") })
@@ -127,7 +132,7 @@ pub fn router(node: Arc<Node>) -> Router {
         })
         .layer(axum::middleware::from_fn(fhir::outcome::outcomes))
         .layer(axum::extract::DefaultBodyLimit::disable())
-        .with_state(node)
+        .with_state(node))
 }
 
 async fn metrics(State(node): State<Arc<Node>>) -> impl IntoResponse {

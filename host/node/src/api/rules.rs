@@ -66,6 +66,8 @@ pub const RULES: &[Rule] = &[
     rule(Method::GET, "/v1/health", Public, Empty, false, "liveness: `ok`"),
     rule(Method::GET, "/v1/status", Public, Empty, false, "height, hashes, Raft role and membership: no patient data"),
     rule(Method::GET, "/v1/openapi.yaml", Public, Empty, false, "this API's description"),
+    rule(Method::GET, "/", Public, Empty, false, "the page for people (web/): no data; it reads with the user's own signed requests"),
+    rule(Method::GET, "/app/{*file}", Public, Empty, false, "the page's scripts, styles and vendored libraries"),
     rule(Method::POST, "/v1/session", Enrolled, Small, false, "a session token for the signer"),
     rule(Method::DELETE, "/v1/session", Signed, Empty, false, "ends the session token sent"),
     rule(Method::POST, "/v1/txs", Signed, Tx, false, "any signer may submit (a patient enrols with an unknown key); the contracts decide"),
@@ -82,7 +84,7 @@ pub const RULES: &[Rule] = &[
     rule(Method::GET, "/v1/audit/explain/{id}", ChainReader, Empty, true, "one transaction run again at its pre-state"),
     rule(Method::GET, "/metrics", ChainReader, Empty, false, "Prometheus metrics: counts and timings, no patient data"),
     rule(Method::POST, "/v1/records", Enrolled, Record, false, "a practitioner of this node's organisation, or a patient saving their own data; anchored on chain by this node for the author"),
-    rule(Method::PUT, "/v1/records/{*id}", Enrolled, Record, false, "a practitioner of the record's organisation, through a node of it"),
+    rule(Method::PUT, "/v1/records/{*id}", Enrolled, Record, false, "a practitioner of the record's organisation, through a node of it, or the patient for a record they saved themselves"),
     rule(Method::GET, "/v1/records/{*id}", Enrolled, Empty, false, "the chain decides and logs (access-grant.disclose, by the holding node): the patient, an active grant, a permitting consent or a break-glass; forwarded to the holding node"),
     rule(Method::DELETE, "/v1/records/{*id}", Enrolled, Empty, false, "a practitioner or admin of the record's organisation, through a node of it; content and keys are destroyed"),
     rule(Method::POST, "/v1/admin/backup", ChainReader, Small, true, "an admin of this node's organisation only"),
@@ -116,6 +118,6 @@ mod tests {
             assert_eq!(find(&Method::GET, path).unwrap().access, Access::ChainReader, "{path}");
         }
         let public: Vec<_> = RULES.iter().filter(|r| r.access == Access::Public).map(|r| r.path).collect();
-        assert_eq!(public, ["/v1/health", "/v1/status", "/v1/openapi.yaml", "/fhir/metadata"]);
+        assert_eq!(public, ["/v1/health", "/v1/status", "/v1/openapi.yaml", "/", "/app/{*file}", "/fhir/metadata"]);
     }
 }
