@@ -50,6 +50,7 @@ fn every_command_has_help() {
         vec!["node", "add", "--help"],
         vec!["node", "promote", "--help"],
         vec!["node", "remove", "--help"],
+        vec!["node", "approve-voter", "--help"],
         vec!["contract", "install", "--help"],
         vec!["contract", "approve", "--help"],
         vec!["contract", "commit", "--help"],

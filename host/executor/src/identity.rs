@@ -336,10 +336,11 @@ pub fn invoke(env: &mut TxEnv, call: IdentityCall<'_>, method: &str, args: &str)
             write(env, &approval_key(&id), &ap)?;
             ok(&serde_json::json!({ "id": id, "approved_by": ap.orgs, "needed": total / 2 + 1 }), events)
         }
+        "approve_voter" => crate::voters::approve(env, call.caller, call.genesis, args),
         other => err(
             "unknown-method",
             format!(
-                "no method `{other}`; methods here: enrol_patient, enrol_practitioner, enrol_node, set_roles, revoke, approve_auditor"
+                "no method `{other}`; methods here: enrol_patient, enrol_practitioner, enrol_node, set_roles, revoke, approve_auditor, approve_voter"
             ),
         ),
     }
@@ -382,7 +383,13 @@ fn visible(caller: &Caller, r: &IdentityRecord) -> bool {
 /// visible only to the patient and to auditors (recorded); to anyone else it
 /// reads as not enrolled, so nobody learns who is a patient. The other
 /// identities are the consortium's directory, visible to every enrolled caller.
-pub fn query(env: &mut TxEnv, caller: &Caller, method: &str, args: &str) -> Result<NativeOutcome, HostFault> {
+pub fn query(
+    env: &mut TxEnv,
+    caller: &Caller,
+    genesis: &Genesis,
+    method: &str,
+    args: &str,
+) -> Result<NativeOutcome, HostFault> {
     if caller.kind == CallerKind::Anonymous && matches!(method, "get" | "list") {
         return err("unauthorized", "only enrolled callers may read identities; sign the request with an enrolled key");
     }
@@ -447,6 +454,7 @@ pub fn query(env: &mut TxEnv, caller: &Caller, method: &str, args: &str) -> Resu
             let next = if more { last } else { None };
             ok(&serde_json::json!({ "identities": out, "next": next }), events)
         }
-        other => err("unknown-method", format!("no query `{other}`; queries here: get, list")),
+        "voter_approvals" => crate::voters::query(env, caller, genesis, args),
+        other => err("unknown-method", format!("no query `{other}`; queries here: get, list, voter_approvals")),
     }
 }

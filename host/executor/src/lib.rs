@@ -31,6 +31,7 @@ pub mod roots;
 mod sigcache;
 pub mod system;
 pub mod verify;
+pub mod voters;
 
 pub use admit::Rejection;
 pub use apply::AppliedBlock;

@@ -55,7 +55,7 @@ impl Executor {
         };
         if contract == IDENTITY || contract == LIFECYCLE {
             let out = if contract == IDENTITY {
-                identity::query(&mut env, &caller, method, args).map_err(fault)?
+                identity::query(&mut env, &caller, &self.genesis, method, args).map_err(fault)?
             } else {
                 lifecycle::query(&mut env, method, args).map_err(fault)?
             };
@@ -75,6 +75,20 @@ impl Executor {
 }
 
 impl Executor {
+    /// The consortium's approvals, at the last committed block, of `change`
+    /// for `node` holding `public_key` (see [`crate::voters`]).
+    pub fn voter_approvals(
+        &self,
+        change: crate::voters::VoterChange,
+        node: &str,
+        public_key: &PublicKey,
+    ) -> Result<crate::voters::VoterApprovals, QueryError> {
+        let tip = self.tip();
+        let mut env = TxEnv::at(self.db.clone(), self.code.clone(), Point::end_of(tip.height));
+        crate::voters::approvals(&mut env, &self.genesis, change, node, public_key)
+            .map_err(|e| QueryError::Fault(e.to_string()))
+    }
+
     /// The enrolled identity holding `key` at the last committed block, if
     /// any (a revoked one is not).
     pub fn caller_of(&self, key: &PublicKey) -> Result<Option<Caller>, QueryError> {

@@ -84,7 +84,12 @@ async fn a_node_computing_different_results_halts_with_a_divergence_alarm() {
     // The other two go on; node2 stays where it stopped.
     let before = c.status(0).await.unwrap()["height"].as_u64().unwrap();
     client.call(&alice, "consent", "create", json!({"decision": "permit"})).await.unwrap();
-    assert!(c.status(0).await.unwrap()["height"].as_u64().unwrap() > before);
+    // node0 applies that block shortly after the node that answered.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while c.status(0).await.unwrap()["height"].as_u64().unwrap() <= before {
+        assert!(std::time::Instant::now() < deadline, "node0 did not go on committing");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert_eq!(c.status(2).await.unwrap()["height"].as_u64().unwrap(), stuck);
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(text.contains("NODE HALTED") && text.contains("DIVERGENCE"), "the node says so in its log:\n{text}");

@@ -7,6 +7,7 @@ use crate::support::*;
 use base64::Engine;
 use phr_node::client::Client;
 use serde_json::{json, Value};
+use std::time::Duration;
 
 /// `method path` through `c` (signed if `c` has a key): status, Content-Type, body.
 async fn call(c: &Client, method: reqwest::Method, path: &str, body: Option<&Value>) -> (u16, String, Vec<u8>) {
@@ -121,6 +122,8 @@ async fn the_fhir_facade_serves_valid_r5_and_refuses_what_the_chain_refuses() {
     assert_eq!(s, 201, "{second}");
     let second_id = second["id"].as_str().unwrap().to_string();
     emitted.extend([first, second]);
+    // Both anchors have reached every node before they are searched through others.
+    c.converged(Duration::from_secs(10)).await;
 
     // Bad creates: refused with an OperationOutcome, nothing anchored.
     let mut not_fhir =
@@ -192,12 +195,15 @@ async fn the_fhir_facade_serves_valid_r5_and_refuses_what_the_chain_refuses() {
     )
     .await
     .unwrap();
+    c.converged(Duration::from_secs(10)).await;
     let (s, consents) = get(&alice1, &format!("/fhir/Consent?patient={a}")).await;
     assert_eq!((s, consents["entry"].as_array().map(Vec::len)), (200, Some(1)), "{consents}");
     // Now under her consent, Carol reads the X-ray report.
     let (s, _, bytes) =
         call(&carol1, reqwest::Method::GET, &format!("/fhir/Binary/{second_id}?purpose=TREAT"), None).await;
     assert_eq!((s, bytes), (200, report));
+    // Carol's read is logged by node0, which holds the record; node1 answers below.
+    c.converged(Duration::from_secs(10)).await;
     let (s, audit) = get(&alice1, &format!("/fhir/AuditEvent?patient={a}")).await;
     assert_eq!(s, 200, "{audit}");
     let outcomes: Vec<&str> = audit["entry"]

@@ -7,7 +7,7 @@ use phr_orderer::raft::{node_id, Signer};
 use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_new_node_joins_under_load_from_a_snapshot_becomes_a_voter_and_its_admin_removes_it() {
+async fn a_new_node_joins_under_load_from_a_snapshot_and_becomes_a_voter_only_with_the_consortium() {
     let _serial = serial().await;
     // Small snapshots and a short log, so that a newcomer cannot replay from the start.
     let mut c = Cluster::new(3, Opts { snapshot_every: 20, keep_logs: 5, ..Default::default() }).await;
@@ -39,26 +39,43 @@ async fn a_new_node_joins_under_load_from_a_snapshot_becomes_a_voter_and_its_adm
     let node3 = NodeProc::start(&cfg3);
     let url = c.nodes[leader].as_ref().unwrap().url.clone();
     let key = c.net.admin_key_file("citylab");
-    let args: Vec<String> = vec![
-        "node".into(),
-        "add".into(),
-        "--node".into(),
-        url,
-        "--key".into(),
-        key.display().to_string(),
-        "--config".into(),
-        cfg3.display().to_string(),
-        "--voter".into(),
-    ];
     let ca = c.net.ca().display().to_string();
-    let out = tokio::task::spawn_blocking(move || {
-        phr_env(&args.iter().map(String::as_str).collect::<Vec<_>>(), &[("PHR_CA", ca.as_str())])
-    })
-    .await
-    .unwrap();
+    let cli = move |args: Vec<String>| {
+        let (url, ca) = (url.clone(), ca.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut all: Vec<&str> = args.iter().map(String::as_str).collect();
+            all.extend(["--node", url.as_str()]);
+            phr_env(&all, &[("PHR_CA", ca.as_str())])
+        })
+    };
+    let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<String>>();
+    let (citylab, stmarys, northclinic) = (
+        key.display().to_string(),
+        c.net.admin_key_file("stmarys").display().to_string(),
+        c.net.admin_key_file("northclinic").display().to_string(),
+    );
+    // Its own organisation's admin adds it as a learner, and asks for a voter too:
+    // the learner is added, the promotion refused until a majority approves.
+    let out =
+        cli(args(&["node", "add", "--key", &citylab, "--config", cfg3.to_str().unwrap(), "--voter"])).await.unwrap();
+    let (text, err) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success() && text.contains("caught up"), "node add: {text}{err}");
+    assert!(err.contains("consortium-approval-needed") && err.contains("2 of 3"), "{err}");
+    let promote = args(&["node", "promote", "--key", &citylab, "--id", "node3"]);
+    // citylab alone is not a majority of three organisations.
+    let out = cli(args(&["node", "approve-voter", "--key", &citylab, "--id", "node3"])).await.unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("approved by 1 of the 2"));
+    let out = cli(promote.clone()).await.unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("approved by: citylab"), "one organisation promoted its node: {err}");
+    let s = c.status(leader).await.unwrap();
+    assert_eq!(s["raft"]["voters"].as_array().unwrap().len(), 3, "{s}");
+    let out = cli(args(&["node", "approve-voter", "--key", &stmarys, "--id", "node3"])).await.unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = cli(promote).await.unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "node add failed: {text}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(text.contains("caught up") && text.contains("is now a voter"), "{text}");
+    assert!(out.status.success() && text.contains("is now a voter"), "{text}{}", String::from_utf8_lossy(&out.stderr));
     let acked = load.stop().await;
 
     // node3 applies its own promotion shortly after the leader commits it.
@@ -90,23 +107,20 @@ async fn a_new_node_joins_under_load_from_a_snapshot_becomes_a_voter_and_its_adm
     let b1 = node3.client().block("1", false).await.unwrap();
     assert_eq!(b1["hash"], c.client(0).block("1", false).await.unwrap()["hash"]);
 
-    // Removing a node takes an admin of its organisation; afterwards the group is
-    // three voters again and goes on committing.
-    let url = c.nodes[0].as_ref().unwrap().url.clone();
-    let stmarys = c.net.admin_key_file("stmarys");
-    let ca = c.net.ca().display().to_string();
-    let remove = |key: std::path::PathBuf| {
-        let (url, ca) = (url.clone(), ca.clone());
-        tokio::task::spawn_blocking(move || {
-            phr_env(
-                &["node", "remove", "--node", &url, "--key", key.to_str().unwrap(), "--id", "node3"],
-                &[("PHR_CA", ca.as_str())],
-            )
-        })
-    };
-    let out = remove(stmarys).await.unwrap();
+    // Removing a voter takes an admin of its organisation and, again, a majority
+    // of the organisations; afterwards the group is three voters again and goes
+    // on committing.
+    let remove = |key: &str| args(&["node", "remove", "--key", key, "--id", "node3"]);
+    let out = cli(remove(&stmarys)).await.unwrap();
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("only an admin of citylab"));
-    let out = remove(key.clone()).await.unwrap();
+    let out = cli(remove(&citylab)).await.unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("consortium-approval-needed"), "{err}");
+    for admin in [&citylab, &northclinic] {
+        let out = cli(args(&["node", "approve-voter", "--key", admin, "--id", "node3", "--remove"])).await.unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let out = cli(remove(&citylab)).await.unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {

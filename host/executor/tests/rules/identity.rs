@@ -92,3 +92,33 @@ fn auditors_need_a_majority_of_organisations() {
     assert_eq!(rec["kind"], "auditor");
     assert_eq!(rec["enrolled_by"], "consortium");
 }
+
+#[test]
+fn voter_changes_are_approved_by_a_majority_of_organisations_one_vote_each() {
+    let mut c = Chain::new(&["a", "b", "c"]);
+    let node = Keypair::generate();
+    let (a, b) = (c.admin("a").clone(), c.admin("b").clone());
+    let args = json!({"change": "promote", "node": "node3", "public_key": node.public_key()});
+    let out = c.ok(&a, "identity", "approve_voter", args.clone());
+    assert_eq!((out["orgs"].clone(), out["needed"].clone()), (json!(["a"]), json!(2)));
+    // One organisation cannot vote twice, and only admins vote.
+    c.rejected(&a, "identity", "approve_voter", args.clone(), "conflict");
+    let doc = Keypair::generate();
+    c.ok(&a, "identity", "enrol_practitioner", json!({"public_key": doc.public_key(), "roles": ["physician"]}));
+    c.rejected(&doc, "identity", "approve_voter", args.clone(), "unauthorized");
+    // An approval names the node's key: another key under the same name has none.
+    let other = json!({"change": "promote", "node": "node3", "public_key": Keypair::generate().public_key()});
+    assert_eq!(c.query(&a, "identity", "voter_approvals", other)["orgs"], json!([]));
+    // Removing is a separate change.
+    let removal = json!({"change": "remove", "node": "node3", "public_key": node.public_key()});
+    assert_eq!(c.query(&a, "identity", "voter_approvals", removal)["orgs"], json!([]));
+    c.ok(&b, "identity", "approve_voter", args.clone());
+    assert_eq!(c.query(&doc, "identity", "voter_approvals", args.clone())["orgs"], json!(["a", "b"]));
+    c.rejected(
+        &a,
+        "identity",
+        "approve_voter",
+        json!({"change": "promote", "node": "no such/name", "public_key": node.public_key()}),
+        "bad-request",
+    );
+}

@@ -12,6 +12,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use phr_executor::voters::VoterChange;
 use phr_ledger::{AdminCommand, NodeAction};
 use phr_orderer::raft::server::{AdminGate, AdminRefusal};
 use phr_orderer::raft::{AdminOp, PeerNode};
@@ -111,12 +112,51 @@ pub fn check(node: &Node, bytes: &[u8]) -> Result<AdminOp, ApiError> {
             if member.org != admin_org {
                 return Err(forbidden(&member.org));
             }
-            Ok(match cmd.body.action {
-                NodeAction::Promote { .. } => AdminOp::Promote(name.clone()),
-                _ => AdminOp::Remove(name.clone()),
-            })
+            let promote = matches!(cmd.body.action, NodeAction::Promote { .. });
+            let is_voter = node.sequencer.status().voters.iter().any(|v| v == name);
+            if promote || is_voter {
+                let change = if promote { VoterChange::Promote } else { VoterChange::Remove };
+                consortium_approved(node, change, &member)?;
+            }
+            Ok(if promote { AdminOp::Promote(name.clone()) } else { AdminOp::Remove(name.clone()) })
         }
     }
+}
+
+/// Refuse a change of the voters that a majority of the organisations has
+/// not approved on chain (`identity.approve_voter`): no organisation can give
+/// itself a Raft majority, or take one from the others, alone.
+fn consortium_approved(node: &Node, change: VoterChange, member: &PeerNode) -> Result<(), ApiError> {
+    let key: phr_ledger::PublicKey = member.public_key.parse().map_err(|_| {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("member {} has no valid key", member.name))
+    })?;
+    let ap = node
+        .exec
+        .voter_approvals(change, &member.name, &key)
+        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", e.to_string()))?;
+    if ap.orgs.len() >= ap.needed {
+        return Ok(());
+    }
+    let (what, flag) = match change {
+        VoterChange::Promote => (format!("making {} a voter", member.name), ""),
+        VoterChange::Remove => (format!("removing the voter {}", member.name), " --remove"),
+    };
+    let so_far = if ap.orgs.is_empty() {
+        "none yet".to_string()
+    } else {
+        ap.orgs.iter().cloned().collect::<Vec<_>>().join(", ")
+    };
+    Err(ApiError::new(
+        StatusCode::FORBIDDEN,
+        "consortium-approval-needed",
+        format!(
+            "{what} needs the approval of a majority of the organisations ({} of {}); approved by: {so_far}. \
+             Each organisation's admin approves with: phr node approve-voter --key ADMIN.key --id {}{flag}",
+            ap.needed,
+            node.exec.genesis().orgs.len(),
+            member.name
+        ),
+    ))
 }
 
 /// `POST /v1/admin/nodes`: carry out a signed node command. Adding a node

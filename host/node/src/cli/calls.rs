@@ -153,6 +153,45 @@ pub async fn node_command(
     }
 }
 
+/// `phr node approve-voter`: the signing admin's organisation approves on chain
+/// promoting member `id` (or removing it, with `remove`), naming the node key
+/// the group's membership holds for it.
+pub async fn approve_voter(conn: &Conn, key: &std::path::Path, id: &str, remove: bool) -> anyhow::Result<ExitCode> {
+    let admin = load_key(key)?;
+    let client = conn.client()?.signed_by(&admin);
+    let status = match client.status().await {
+        Ok(s) => s,
+        Err(e) => return print(Err(e)),
+    };
+    let members = status["raft"]["members"].as_array().cloned().unwrap_or_default();
+    let Some(member) = members.iter().find(|m| m["name"] == id) else {
+        anyhow::bail!("{id} is not a member of the Raft group; its organisation's admin adds it first (phr node add)");
+    };
+    let args = serde_json::json!({
+        "change": if remove { "remove" } else { "promote" },
+        "node": id,
+        "public_key": member["public_key"],
+    });
+    match client.call(&admin, "identity", "approve_voter", args).await {
+        Ok(r) => {
+            let ap = &r["result"];
+            let orgs = ap["orgs"].as_array().map(|o| o.len()).unwrap_or(0);
+            let needed = ap["needed"].as_u64().unwrap_or(0) as usize;
+            println!("{}", serde_json::to_string_pretty(ap)?);
+            if orgs >= needed {
+                println!(
+                    "approved by a majority of the organisations: {id}'s admin may now {}",
+                    if remove { "remove it" } else { "promote it" }
+                );
+            } else {
+                println!("approved by {orgs} of the {needed} organisations needed");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => print(Err(e)),
+    }
+}
+
 /// `phr node add`: add the node of `config` as a learner, then promote it if asked.
 pub async fn node_add(
     conn: &Conn,

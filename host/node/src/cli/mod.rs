@@ -196,7 +196,8 @@ enum NodeCmd {
         /// The new node's config (from `phr network add-node`).
         #[arg(long)]
         config: PathBuf,
-        /// Promote it to voter once it has caught up.
+        /// Then promote it to voter (needs the approval of a majority of the
+        /// organisations first: `phr node approve-voter`).
         #[arg(long)]
         voter: bool,
     },
@@ -225,7 +226,8 @@ enum NodeCmd {
         #[arg(long)]
         config: PathBuf,
     },
-    /// Make a learner a voter.
+    /// Make a learner a voter (once a majority of the organisations approved it:
+    /// `phr node approve-voter`).
     Promote {
         #[command(flatten)]
         conn: conn::Conn,
@@ -235,6 +237,22 @@ enum NodeCmd {
         /// The node id.
         #[arg(long)]
         id: String,
+    },
+    /// Approve, for your organisation, making a member a voter (or with --remove,
+    /// removing a voter): a majority of the organisations must approve on chain
+    /// before the node's own admin can promote or remove it.
+    ApproveVoter {
+        #[command(flatten)]
+        conn: conn::Conn,
+        /// Key file of an organisation admin (any organisation).
+        #[arg(long)]
+        key: PathBuf,
+        /// The node id (a member of the group: add it as a learner first).
+        #[arg(long)]
+        id: String,
+        /// Approve removing the voter instead of promoting it.
+        #[arg(long)]
+        remove: bool,
     },
     /// Remove a node from the Raft group.
     Remove {
@@ -342,6 +360,9 @@ async fn run(cmd: Command) -> anyhow::Result<ExitCode> {
         Command::Node { cmd: NodeCmd::Restore { from, config } } => record::restore(&from, &config),
         Command::Node { cmd: NodeCmd::Promote { conn, key, id } } => {
             calls::node_command(&conn, &key, phr_ledger::NodeAction::Promote { name: id }).await
+        }
+        Command::Node { cmd: NodeCmd::ApproveVoter { conn, key, id, remove } } => {
+            calls::approve_voter(&conn, &key, &id, remove).await
         }
         Command::Node { cmd: NodeCmd::Remove { conn, key, id } } => {
             calls::node_command(&conn, &key, phr_ledger::NodeAction::Remove { name: id }).await

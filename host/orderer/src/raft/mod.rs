@@ -18,5 +18,5 @@ pub mod state_machine;
 pub mod types;
 
 pub use envelope::{PeerKeys, Signer};
-pub use sequencer::{AdminOp, RaftParams, RaftSequencer, RaftSettings, RaftStatus};
+pub use sequencer::{AdminOp, Member, RaftParams, RaftSequencer, RaftSettings, RaftStatus};
 pub use types::{node_id, PeerNode, PhrRaft};

@@ -67,6 +67,9 @@ pub struct RaftStatus {
     pub last_applied_index: Option<u64>,
     pub voters: Vec<String>,
     pub learners: Vec<String>,
+    /// Every member of the group with its organisation and node key (what an
+    /// organisation's admin names when approving a voter change).
+    pub members: Vec<Member>,
     /// The log index of the membership in force; admin commands name it.
     pub membership_index: u64,
     /// On the leader: how long since a quorum last acknowledged it.
@@ -76,6 +79,16 @@ pub struct RaftStatus {
     /// Log entries up to this index were compacted away.
     pub purged_index: Option<u64>,
     pub halted: Option<String>,
+}
+
+/// A member of the Raft group, as the status shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Member {
+    pub name: String,
+    pub org: String,
+    /// The node's secp256k1 public key (hex).
+    pub public_key: String,
+    pub voter: bool,
 }
 
 /// How to start a node's Raft.
@@ -226,6 +239,17 @@ impl RaftSequencer {
             last_applied_index: m.last_applied.map(|l| l.index),
             voters: voters.iter().map(name).collect(),
             learners,
+            members: m
+                .membership_config
+                .membership()
+                .nodes()
+                .map(|(id, n)| Member {
+                    name: n.name.clone(),
+                    org: n.org.clone(),
+                    public_key: n.public_key.clone(),
+                    voter: voters.contains(id),
+                })
+                .collect(),
             membership_index: m.membership_config.log_id().map(|l| l.index).unwrap_or(0),
             millis_since_quorum_ack: m.millis_since_quorum_ack,
             snapshot_index: m.snapshot.map(|l| l.index),

@@ -24,14 +24,19 @@ impl SnapshotDir {
         self.0.join(format!("snap-{id}.meta"))
     }
 
-    /// Make `bin` (a complete snapshot file) with `meta` the current snapshot.
+    /// Make `bin` (a complete snapshot file, already fsync'd) with `meta` the
+    /// current snapshot. Each file is on disk before it is renamed into place and
+    /// the directory is synced after each rename, so a power cut leaves either
+    /// the previous snapshot or this one in force, never a torn file.
     fn publish(&self, bin: &Path, meta: &SnapshotMeta<u64, PeerNode>) -> std::io::Result<()> {
         let id = &meta.snapshot_id;
         std::fs::rename(bin, self.bin(id))?;
-        std::fs::write(self.meta(id), encode(meta))?;
+        write_durably(&self.meta(id), &encode(meta))?;
+        self.sync()?;
         let tmp = self.0.join("current.tmp");
-        std::fs::write(&tmp, id)?;
+        write_durably(&tmp, id.as_bytes())?;
         std::fs::rename(&tmp, self.0.join("current"))?;
+        self.sync()?;
         // Older snapshots are no longer needed.
         for e in std::fs::read_dir(&self.0)?.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
@@ -40,6 +45,11 @@ impl SnapshotDir {
             }
         }
         Ok(())
+    }
+
+    /// fsync the directory, making the renames in it durable.
+    fn sync(&self) -> std::io::Result<()> {
+        std::fs::File::open(&self.0)?.sync_all()
     }
 
     fn current(&self) -> std::io::Result<Option<(SnapshotMeta<u64, PeerNode>, PathBuf)>> {
@@ -57,6 +67,14 @@ impl SnapshotDir {
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
         self.0.join(format!("{what}-{nanos}.tmp"))
     }
+}
+
+/// Write `bytes` to `path` and fsync it.
+fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::File::create(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
 }
 
 fn sm_err(e: impl std::fmt::Display) -> StorageError {
@@ -98,7 +116,9 @@ impl RaftSnapshotBuilder<PhrRaft> for SnapshotBuilder {
             let file = std::fs::File::create(&tmp).map_err(snap_err)?;
             let mut w = std::io::BufWriter::new(file);
             let info = db.export_snapshot(&mut w, &[MEMBERSHIP]).map_err(snap_err)?;
-            drop(w);
+            // Flush (reporting a failed write, which dropping would swallow) and
+            // put the file on disk before it is published.
+            w.into_inner().map_err(|e| snap_err(e.error()))?.sync_all().map_err(snap_err)?;
             let last_log_id: Option<LogId> =
                 if info.applied.orderer_position.is_empty() { None } else { Some(decode(&info.applied.orderer_position).map_err(snap_err)?) };
             let last_membership: Membership = match &info.raft_meta[0].1 {
