@@ -19,6 +19,15 @@ async fn run_hostile() -> Vec<Value> {
         assert_eq!(e.status, Some(422), "{m}: {e}");
         receipts.push(e.receipt.unwrap());
     }
+    // Native recursion at every nesting level (3072 frames fill each level's wasm
+    // stack; 65536 exhaust the first): trapped, as a transaction and as a query.
+    for frames in [3072, 65536] {
+        let e = c.call(&p, "runaway", "deep", json!({ "frames": frames })).await.unwrap_err();
+        assert_eq!(e.status, Some(422), "deep {frames}: {e}");
+        receipts.push(e.receipt.unwrap());
+        let q = c.signed_by(&p).query("runaway", "deep", &json!({ "frames": frames })).await.unwrap_err();
+        assert!(q.message.contains("trapped") || q.code.contains("trapped"), "deep {frames} as a query: {q}");
+    }
     // The node is still serving and still committing.
     c.call(&p, "runaway", "write", json!({"ok": true})).await.unwrap();
     assert_eq!(c.query("runaway", "read", &json!({})).await.unwrap(), json!({"ok": true}));

@@ -77,7 +77,10 @@ fn api_runtime(node_id: &str) -> anyhow::Result<tokio::runtime::Runtime> {
         .worker_threads(2)
         .max_blocking_threads(8)
         .thread_name(format!("api-{node_id}"))
+        // Queries run contracts on these threads (phr_vm::stack).
+        .thread_stack_size(phr_vm::CONTRACT_THREAD_STACK)
         .on_thread_start(|| {
+            phr_vm::mark_contract_stack();
             // SAFETY: setpriority on this thread's own id; failure only leaves the priority as it was.
             unsafe {
                 let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;

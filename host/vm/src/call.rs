@@ -184,8 +184,29 @@ impl<E: HostEnv> Vm<E> {
     /// Call `entry` of `contract` with `method` and JSON `args`, in the context
     /// `ctx`, against `env`, with at most `fuel`. The environment comes back with
     /// the call's writes in it; discarding them on failure is the caller's job.
+    ///
+    /// A top-level call runs on a native stack that holds the deepest call tree
+    /// the limits allow ([`crate::stack`]), so a contract exhausting its stack at
+    /// every nesting level ends in a `trapped` result, never a crash.
     #[allow(clippy::too_many_arguments)]
     pub fn call(
+        self: &Arc<Self>,
+        contract: &CompiledContract<E>,
+        entry: Entry,
+        method: &str,
+        args: &str,
+        ctx: CallContext,
+        env: E,
+        fuel: u64,
+    ) -> Result<(CallOutcome, E), VmFault> {
+        if ctx.depth > 0 {
+            return self.call_here(contract, entry, method, args, ctx, env, fuel);
+        }
+        crate::stack::on_contract_stack(move || self.call_here(contract, entry, method, args, ctx, env, fuel))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn call_here(
         self: &Arc<Self>,
         contract: &CompiledContract<E>,
         entry: Entry,

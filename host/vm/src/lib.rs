@@ -32,12 +32,14 @@ pub mod fuel;
 mod host;
 mod inspect;
 pub mod limits;
+pub mod stack;
 
 pub use call::{CallContext, CallOutcome, CallResult, Entry};
 pub use compile::{CompileError, CompiledContract};
 pub use config::VmConfig;
 pub use host::{HistoryItem, HostEnv, HostFault, Rows};
 pub use inspect::CodeFacts;
+pub use stack::{mark_contract_stack, CONTRACT_THREAD_STACK};
 
 use std::sync::Arc;
 

@@ -13,6 +13,7 @@ impl Contract for Runaway {
             .on("hog", |_: serde_json::Value| -> Result<()> { hog() })
             .on("recurse", |_: serde_json::Value| -> Result<u64> { Ok(recurse(black_box(1))) })
             .on("panic", |_: serde_json::Value| -> Result<()> { panic!("runaway panicked on purpose") })
+            .on("deep", |a: Deep| -> Result<u64> { Ok(deep(a.frames, a.frames)) })
             .on("write_then_fail", |_: serde_json::Value| -> Result<()> {
                 put(&Key::new("scratch"), &"written");
                 Err(Error::conflict("failing after a write, which must not be kept"))
@@ -41,6 +42,7 @@ impl Contract for Runaway {
         Router::new(method, args)
             .on("read", |_: serde_json::Value| -> Result<Option<serde_json::Value>> { Ok(get(&Key::new("scratch"))) })
             .on("spin", |_: serde_json::Value| -> Result<()> { spin() })
+            .on("deep", |a: Deep| -> Result<u64> { Ok(deep(a.frames, a.frames)) })
             .on("migrated", |_: serde_json::Value| -> Result<bool> { Ok(get(&Key::new("migrated")).unwrap_or(false)) })
             .finish()
     }
@@ -72,4 +74,26 @@ fn recurse(n: u64) -> u64 {
     let mut frame = [0u64; 16];
     frame[black_box(n as usize) % 16] = n;
     black_box(recurse(black_box(n + 1))) + black_box(frame)[0]
+}
+
+/// Arguments of `deep`.
+#[derive(serde::Deserialize)]
+struct Deep {
+    frames: u64,
+}
+
+/// Recurse `left` frames deep on the native stack (values live across the call
+/// keep each frame large; the combination after it is not associative, so the
+/// recursion cannot become a loop), then, at the bottom, call `deep` again as a
+/// nested call, which does the same, until the nesting limit traps: the deepest
+/// native stack a call tree can reach, at every level.
+#[inline(never)]
+fn deep(left: u64, frames: u64) -> u64 {
+    if left == 0 {
+        return call::<_, u64>("runaway", "deep", &serde_json::json!({ "frames": frames })).unwrap_or_default();
+    }
+    let (a, b, c, d) = (left.wrapping_mul(3), left ^ 0x55, left.rotate_left(7), left.wrapping_add(frames));
+    let (e, f, g, h) = (a ^ b, c.wrapping_mul(d), a.rotate_right(3), b.wrapping_sub(d));
+    let r = deep(left - 1, frames);
+    (r.rotate_left((a & 31) as u32) ^ b).wrapping_mul(c | 1).wrapping_add(d ^ e).rotate_left((f & 15) as u32) ^ g ^ h
 }

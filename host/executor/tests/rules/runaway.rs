@@ -58,3 +58,39 @@ fn the_chain_goes_on_after_runaway_calls_and_failed_writes_leave_no_trace() {
     let q = c.query_out(Some(&p), "runaway", "spin", json!({}));
     assert_eq!(q.result, phr_vm::CallResult::OutOfFuel);
 }
+
+/// What `runaway.deep` with `frames` ends in, as a transaction and as a query.
+fn deep(c: &mut Chain, p: &phr_ledger::Keypair, frames: u64) -> (TxStatus, u64, phr_vm::CallResult) {
+    let r = c.send(p, "runaway", "deep", json!({ "frames": frames }));
+    let q = c.query_out(Some(p), "runaway", "deep", json!({ "frames": frames }));
+    (r.status, r.fuel_used, q.result)
+}
+
+#[test]
+fn a_contract_exhausting_its_stack_at_every_nesting_level_traps_and_never_crashes() {
+    // This test's own thread has the default 2 MiB stack, less than five nested
+    // calls may use at 512 KiB of wasm stack each: the executor must still end
+    // every depth in a trapped receipt (a stack overflow would abort the process).
+    // About 3072 frames fill each level's 512 KiB on x86-64 today; the sweep
+    // brackets that whatever the machine code.
+    let sweep = [64, 256, 1024, 1536, 2048, 3072, 4096, 8192, 65536];
+    let mut c = Chain::new(&["stmarys"]);
+    let p = c.patient();
+    let a: Vec<_> = sweep.iter().map(|&f| deep(&mut c, &p, f)).collect();
+    for ((status, _, query), frames) in a.iter().zip(sweep) {
+        let TxStatus::Trapped { reason } = status else { panic!("{frames} frames: {status:?}") };
+        assert!(
+            reason.contains("at most 4 deep") || reason.contains("call stack exhausted"),
+            "{frames} frames: {reason}"
+        );
+        assert!(matches!(query, phr_vm::CallResult::Trapped { .. }), "{frames} frames, as a query: {query:?}");
+    }
+    // Shallow frames reach the nesting limit; deep ones exhaust the wasm stack.
+    assert!(matches!(&a[0].0, TxStatus::Trapped { reason } if reason.contains("at most 4 deep")), "{:?}", a[0]);
+    assert!(matches!(&a[8].0, TxStatus::Trapped { reason } if reason.contains("call stack exhausted")), "{:?}", a[8]);
+    // The same on another chain, to the unit of fuel.
+    let mut c2 = Chain::new(&["stmarys"]);
+    let p2 = c2.patient();
+    let b: Vec<_> = sweep.iter().map(|&f| deep(&mut c2, &p2, f)).collect();
+    assert_eq!(a, b);
+}

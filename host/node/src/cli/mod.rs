@@ -288,7 +288,14 @@ pub fn main() -> ExitCode {
         _ => "warn,openraft=error",
     };
     init_logging(cli.log.as_deref(), default_log);
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    // Block apply, explain and replay run contracts on this runtime's threads: give
+    // them the stack the deepest call tree needs (phr_vm::stack).
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .thread_stack_size(phr_vm::CONTRACT_THREAD_STACK)
+        .on_thread_start(phr_vm::mark_contract_stack)
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
