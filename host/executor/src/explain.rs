@@ -173,6 +173,7 @@ impl Executor {
     /// it. `None` if no such transaction is committed.
     pub fn explain(&self, id: &TxId) -> Result<Option<Explanation>, ExecError> {
         let Some((height, tx_index)) = self.db.tx_location(id)? else { return Ok(None) };
+        let _slot = self.code.vm().client_slot(crate::query::CLIENT_WAIT)?;
         let block = self.db.block(height)?.ok_or_else(|| ExecError::Corrupt(format!("block {height} is missing")))?;
         let tx = block
             .txs

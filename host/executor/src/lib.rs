@@ -65,6 +65,9 @@ pub enum ExecError {
     Divergence { height: u64, what: &'static str, ours: Hash32, theirs: Hash32 },
     #[error("corrupt store: {0}")]
     Corrupt(String),
+    /// A client's call found every instance lent to clients in use: retry.
+    #[error("{0}")]
+    Busy(#[from] phr_vm::capacity::Busy),
     #[error(
         "the store was altered: {0}. This node refuses to serve it: restore the data directory from a backup, \
          or delete it and let the node catch up from the others (`phr audit replay --config` names what differs)."

@@ -15,7 +15,14 @@ pub enum QueryError {
     UnknownContract(String),
     #[error("node fault: {0}")]
     Fault(String),
+    /// Every instance lent to clients is in use (`phr_vm::capacity`): retry.
+    #[error("{0}")]
+    Busy(#[from] phr_vm::capacity::Busy),
 }
+
+/// How long a client's call waits for a free call tree before it is told the
+/// node is busy.
+pub(crate) const CLIENT_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A query's result, the block it read, who it ran as, and what it announced.
 #[derive(Clone, Debug)]
@@ -43,6 +50,7 @@ impl Executor {
         method: &str,
         args: &str,
     ) -> Result<QueryOutput, QueryError> {
+        let _slot = self.code.vm().client_slot(CLIENT_WAIT)?;
         let tip = self.tip();
         let mut env = TxEnv::at(self.db.clone(), self.code.clone(), Point::end_of(tip.height));
         let fault = |e: phr_vm::HostFault| QueryError::Fault(e.to_string());

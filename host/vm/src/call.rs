@@ -151,6 +151,9 @@ fn trap_reason(t: &Trap) -> &'static str {
 
 type Raw = wasmtime::Result<Result<String, crate::bindings::types::Error>>;
 
+/// How long a call waits for a pooled instance before it is a node fault.
+const POOL_PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// A validated contract failed to instantiate. A trap (fuel, memory) is the
 /// contract's, and deterministic; anything else (an exhausted instance pool) is
 /// the node's and must not become a receipt.
@@ -162,15 +165,19 @@ fn instantiation_failed(e: wasmtime::Error) -> Result<Raw, VmFault> {
     }
 }
 
-/// Instantiate, waiting while every pooled instance is in use (by concurrent
-/// queries): a full pool is the node's momentary state, and must decide
-/// neither a receipt nor whether code compiles. Gives up (an error for the
-/// caller to treat as a node fault) after about 30 s.
-pub(crate) fn pooled<T>(mut instantiate: impl FnMut() -> wasmtime::Result<T>) -> wasmtime::Result<T> {
+/// Instantiate, waiting while every pooled instance is in use: a full pool is
+/// the node's momentary state, and must decide neither a receipt nor whether
+/// code compiles. The node's own calls find room (clients cannot take the
+/// reserve, capacity.rs), so waiting is brief; after `patience` (if any) it
+/// gives up with an error the caller treats as a node fault.
+pub(crate) fn pooled<T>(
+    patience: Option<std::time::Duration>,
+    mut instantiate: impl FnMut() -> wasmtime::Result<T>,
+) -> wasmtime::Result<T> {
     let mut waited = std::time::Duration::ZERO;
     loop {
         match instantiate() {
-            Err(e) if e.is::<wasmtime::PoolConcurrencyLimitError>() && waited < std::time::Duration::from_secs(30) => {
+            Err(e) if e.is::<wasmtime::PoolConcurrencyLimitError>() && patience.is_none_or(|p| waited < p) => {
                 let pause = std::time::Duration::from_millis(5);
                 std::thread::sleep(pause);
                 waited += pause;
@@ -229,7 +236,7 @@ impl<E: HostEnv> Vm<E> {
         store.set_fuel(fuel).map_err(|e| VmFault::Setup(e.to_string()))?;
 
         let raw: Raw = match &contract.pre {
-            Pre::Plain(pre) => match pooled(|| pre.instantiate(&mut store)) {
+            Pre::Plain(pre) => match pooled(Some(POOL_PATIENCE), || pre.instantiate(&mut store)) {
                 Err(e) => instantiation_failed(e)?,
                 Ok(inst) => match &entry {
                     Entry::Invoke => inst.call_invoke(&mut store, method, args),
@@ -237,7 +244,7 @@ impl<E: HostEnv> Vm<E> {
                     Entry::Migrate(_) => Ok(Ok(String::new())),
                 },
             },
-            Pre::Upgradable(pre) => match pooled(|| pre.instantiate(&mut store)) {
+            Pre::Upgradable(pre) => match pooled(Some(POOL_PATIENCE), || pre.instantiate(&mut store)) {
                 Err(e) => instantiation_failed(e)?,
                 Ok(inst) => match &entry {
                     Entry::Invoke => inst.call_invoke(&mut store, method, args),
@@ -281,9 +288,10 @@ impl<E: HostEnv> Vm<E> {
                 } else {
                     // Not a trap: the guest broke the canonical ABI (bad string,
                     // bad pointer from realloc) or could not be instantiated.
-                    CallResult::Trapped {
-                        reason: cut(format!("contract broke the component ABI: {}", e.root_cause()), 512),
-                    }
+                    // The engine's message goes to the log only: receipts hold the
+                    // project's words (an engine upgrade must not change them).
+                    tracing::debug!(target: "contract", "a call broke the component ABI: {:#}", e);
+                    CallResult::Trapped { reason: "contract broke the component ABI".to_string() }
                 }
             }
         };

@@ -25,10 +25,32 @@ pub enum CompileError {
     ForbiddenImport(String),
     #[error("does not match the phr:chaincode `contract` world: {0}")]
     WrongWorld(String),
+    /// The engine could not link it against the host (its message).
+    #[error("cannot be linked as a phr:chaincode contract: {0}")]
+    Unlinkable(String),
     #[error("cannot be instantiated within the VM's limits: {0}")]
     WontInstantiate(String),
     #[error("over a limit: {0}")]
     OverLimit(String),
+}
+
+impl CompileError {
+    /// What a receipt says: the project's own words, never a parser's or the
+    /// engine's message (which an upgrade could change), so that the receipt of
+    /// an install or commit of the same bytes stays the same bytes. The full
+    /// error (`Display`) is for logs and the node's answers.
+    pub fn receipt_message(&self) -> String {
+        match self {
+            CompileError::Invalid(_) => "not a valid WebAssembly component".to_string(),
+            CompileError::Unlinkable(_) => "cannot be linked as a phr:chaincode contract".to_string(),
+            CompileError::WontInstantiate(_) => "cannot be instantiated within the VM's limits".to_string(),
+            // The project's own text, with numbers and names from the bytes.
+            CompileError::TooLarge { .. }
+            | CompileError::ForbiddenImport(_)
+            | CompileError::WrongWorld(_)
+            | CompileError::OverLimit(_) => self.to_string(),
+        }
+    }
 }
 
 pub(crate) enum Pre<E: HostEnv> {
@@ -80,13 +102,13 @@ impl<E: HostEnv> Vm<E> {
             .exports(&self.engine)
             .any(|(n, item)| n == "migrate" && matches!(item.ty, ComponentItem::ComponentFunc(_)));
         let instance_pre =
-            self.linker.instantiate_pre(&component).map_err(|e| CompileError::WrongWorld(format!("{e:#}")))?;
+            self.linker.instantiate_pre(&component).map_err(|e| CompileError::Unlinkable(format!("{e:#}")))?;
         let pre = if has_migrate {
             Pre::Upgradable(
-                UpgradableContractPre::new(instance_pre).map_err(|e| CompileError::WrongWorld(format!("{e:#}")))?,
+                UpgradableContractPre::new(instance_pre).map_err(|e| CompileError::Unlinkable(format!("{e:#}")))?,
             )
         } else {
-            Pre::Plain(ContractPre::new(instance_pre).map_err(|e| CompileError::WrongWorld(format!("{e:#}")))?)
+            Pre::Plain(ContractPre::new(instance_pre).map_err(|e| CompileError::Unlinkable(format!("{e:#}")))?)
         };
         let compiled = CompiledContract { code_hash, size: bytes.len(), has_migrate, pre };
         self.trial_instantiate(&compiled)?;
@@ -114,9 +136,11 @@ impl<E: HostEnv> Vm<E> {
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
         store.set_fuel(1_000_000).map_err(|e| CompileError::WontInstantiate(e.to_string()))?;
+        // Wait as long as it takes for an instance: a busy pool must never look
+        // like a property of the code (the reserve makes the wait short).
         let r = match &c.pre {
-            Pre::Plain(p) => crate::call::pooled(|| p.instantiate(&mut store)).map(|_| ()),
-            Pre::Upgradable(p) => crate::call::pooled(|| p.instantiate(&mut store)).map(|_| ()),
+            Pre::Plain(p) => crate::call::pooled(None, || p.instantiate(&mut store)).map(|_| ()),
+            Pre::Upgradable(p) => crate::call::pooled(None, || p.instantiate(&mut store)).map(|_| ()),
         };
         r.map_err(|e| CompileError::WontInstantiate(format!("{e:#}")))
     }

@@ -63,10 +63,13 @@ pub(crate) fn engine(cfg: &VmConfig) -> Result<Engine, VmFault> {
     c.parallel_compilation(true);
     c.wasm_backtrace_max_frames(None);
     let mut pool = PoolingAllocationConfig::new();
+    // Component instances are what runs out first (capacity.rs reserves them for
+    // the node's own calls): each may hold as many core instances, memories and
+    // tables as the per-component limits below allow.
     pool.total_component_instances(cfg.max_instances);
-    pool.total_core_instances(cfg.max_instances * 4);
+    pool.total_core_instances(cfg.max_instances * 16);
     pool.total_memories(cfg.max_instances * 2);
-    pool.total_tables(cfg.max_instances * 4);
+    pool.total_tables(cfg.max_instances * 8);
     pool.max_memory_size(cfg.memory_limit_bytes);
     pool.max_memories_per_module(1);
     pool.max_core_instances_per_component(16);

@@ -26,6 +26,7 @@
 mod bindings;
 pub mod cache;
 mod call;
+pub mod capacity;
 mod compile;
 mod config;
 pub mod fuel;
@@ -49,6 +50,7 @@ pub struct Vm<E: HostEnv> {
     pub(crate) engine: wasmtime::Engine,
     pub(crate) linker: wasmtime::component::Linker<host::HostState<E>>,
     pub(crate) config: VmConfig,
+    clients: capacity::ClientSlots,
 }
 
 /// A failure of the node, not of a contract: the caller must stop.
@@ -65,9 +67,25 @@ pub enum VmFault {
 impl<E: HostEnv> Vm<E> {
     /// Build the engine and linker.
     pub fn new(config: VmConfig) -> Result<Arc<Self>, VmFault> {
+        if config.max_instances < capacity::MIN_INSTANCES {
+            return Err(VmFault::Setup(format!(
+                "max_instances is {}; at least {} are needed (the node's reserve and one client call tree)",
+                config.max_instances,
+                capacity::MIN_INSTANCES
+            )));
+        }
         let engine = config::engine(&config)?;
         let linker = host::linker::<E>(&engine)?;
-        Ok(Arc::new(Vm { engine, linker, config }))
+        let clients = capacity::ClientSlots::new(config.max_instances);
+        Ok(Arc::new(Vm { engine, linker, config, clients }))
+    }
+
+    /// Claim one call tree's worth of instances for a client's call (a query,
+    /// an explanation), waiting at most `wait`. Hold the slot for the whole
+    /// call; the node's own calls (block apply, install checks) take none, and
+    /// the pool keeps room for them whatever clients do ([`capacity`]).
+    pub fn client_slot(&self, wait: std::time::Duration) -> Result<capacity::ClientSlot<'_>, capacity::Busy> {
+        self.clients.take(wait)
     }
 
     /// The settings this VM runs with.

@@ -89,7 +89,11 @@ pub(super) fn commit(env: &mut TxEnv, call: &LifecycleCall<'_>, args: &str) -> R
     let compiled = match cache.get(&t.code_hash, || env.code_bytes(&t.code_hash))? {
         Some(Ok(c)) => c,
         Some(Err(e)) => {
-            return err("code-rejected", format!("code {} cannot serve as a contract: {e}", t.code_hash));
+            tracing::info!(code = %t.code_hash, "code cannot serve as a contract: {e}");
+            return err(
+                "code-rejected",
+                format!("code {} cannot serve as a contract: {}", t.code_hash, e.receipt_message()),
+            );
         }
         None => return Err(HostFault(format!("installed code {} is missing from the store", t.code_hash))),
     };

@@ -31,7 +31,10 @@ pub(super) fn install(env: &mut TxEnv, call: &LifecycleCall<'_>, args: &str) -> 
     };
     let facts = match env.code_cache().vm().inspect(&bytes) {
         Ok(f) => f,
-        Err(e) => return err("invalid-code", format!("component rejected: {e}")),
+        Err(e) => {
+            tracing::info!("an installed component is rejected: {e}");
+            return err("invalid-code", format!("component rejected: {}", e.receipt_message()));
+        }
     };
     let key = code_key(&facts.code_hash);
     if let Some(existing) = native::read::<CodeRecord>(env, SYSTEM_NS, &key)? {

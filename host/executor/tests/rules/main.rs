@@ -3,6 +3,7 @@
 
 mod access;
 mod block_rules;
+mod capacity;
 mod components;
 mod consent;
 mod explain;

@@ -29,6 +29,17 @@ impl Chain {
 
     /// Like [`Chain::new`], compiling through the cache in `cache`.
     pub fn with_cache(orgs: &[&str], cache: std::path::PathBuf) -> Chain {
+        Self::build(orgs, cache, ExecutorOptions::default().max_instances, ChainParams::default())
+    }
+
+    /// Like [`Chain::new`], with a pool of `max_instances` contract instances
+    /// and `fuel_per_tx` for each call.
+    pub fn with_pool(orgs: &[&str], max_instances: u32, fuel_per_tx: u64) -> Chain {
+        let cache = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("compile-cache");
+        Self::build(orgs, cache, max_instances, ChainParams { fuel_per_tx, ..ChainParams::default() })
+    }
+
+    fn build(orgs: &[&str], cache: std::path::PathBuf, max_instances: u32, params: ChainParams) -> Chain {
         let dir = tempfile::tempdir().unwrap();
         let admins: Vec<(String, Keypair)> = orgs.iter().map(|o| (o.to_string(), Keypair::generate())).collect();
         let mut list = Vec::new();
@@ -50,13 +61,14 @@ impl Chain {
                 peer_addr: "127.0.0.1:0".into(),
                 tls_cert_sha256: phr_ledger::Hash32([7; 32]),
             }],
-            params: ChainParams::default(),
+            params,
             contracts: list,
             policies: Default::default(),
         };
         let opts = ExecutorOptions {
             store: phr_state::StoreOptions { sync_writes: false, ..Default::default() },
             compile_cache: Some(cache),
+            max_instances,
             ..Default::default()
         };
         let exec = Executor::open(&dir.path().join("data"), genesis, dir.path(), opts).unwrap();

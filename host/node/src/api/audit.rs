@@ -5,7 +5,7 @@ use super::error::ApiError;
 use crate::runtime::Node;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::header;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use phr_ledger::Hash32;
@@ -89,7 +89,10 @@ pub async fn explain(
     let e = tokio::task::spawn_blocking(move || exec.explain(&id))
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?
-        .map_err(|e| ApiError::internal(e.to_string()))?;
+        .map_err(|e| match e {
+            phr_executor::ExecError::Busy(_) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", e.to_string()),
+            e => ApiError::internal(e.to_string()),
+        })?;
     match e {
         Some(e) => Ok(Json(e).into_response()),
         None => Err(ApiError::not_found(format!("no transaction {id} is committed"))),
