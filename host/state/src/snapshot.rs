@@ -15,6 +15,12 @@ use std::io::{Read, Write};
 const MAGIC: &[u8; 8] = b"PHRSNAP1";
 const END: u8 = 0xFF;
 
+/// The longest key a snapshot record may carry (state keys are far shorter).
+const MAX_KEY_BYTES: usize = 64 * 1024;
+/// The largest value a snapshot record may carry: a block of the largest size
+/// the chain allows is well under it.
+const MAX_VALUE_BYTES: usize = 256 * 1024 * 1024;
+
 /// What a snapshot holds, read from the same instant as its contents.
 #[derive(Clone, Debug)]
 pub struct SnapshotInfo {
@@ -87,9 +93,14 @@ impl StateDb {
     pub fn import_snapshot<R: Read>(&self, r: R, raft_meta: &[(&str, &[u8])]) -> Result<AppliedMeta> {
         let mut r = std::io::BufReader::new(r);
         let mut hash = Sha256::new();
+        // Memory grows with the bytes that actually arrive, never with a length
+        // the (untrusted) snapshot merely claims.
         let mut read = |n: usize, hash: &mut Sha256| -> Result<Vec<u8>> {
-            let mut buf = vec![0u8; n];
-            r.read_exact(&mut buf).map_err(io)?;
+            let mut buf = Vec::with_capacity(n.min(64 * 1024));
+            (&mut r).take(n as u64).read_to_end(&mut buf).map_err(io)?;
+            if buf.len() != n {
+                return Err(corrupt(format!("truncated: a record needs {n} bytes, {} remain", buf.len())));
+            }
             hash.update(&buf);
             Ok(buf)
         };
@@ -112,8 +123,14 @@ impl StateDb {
             }
             let name = *CHAIN_CFS.get(cf as usize).ok_or_else(|| corrupt(format!("unknown column family {cf}")))?;
             let klen = u32::from_be_bytes(read(4, &mut hash)?.try_into().expect("4 bytes")) as usize;
+            if klen > MAX_KEY_BYTES {
+                return Err(corrupt(format!("a key of {klen} bytes (at most {MAX_KEY_BYTES})")));
+            }
             let k = read(klen, &mut hash)?;
             let vlen = u32::from_be_bytes(read(4, &mut hash)?.try_into().expect("4 bytes")) as usize;
+            if vlen > MAX_VALUE_BYTES {
+                return Err(corrupt(format!("a value of {vlen} bytes (at most {MAX_VALUE_BYTES})")));
+            }
             let v = read(vlen, &mut hash)?;
             if name == CF_META && k == APPLIED {
                 applied = Some(borsh::from_slice::<AppliedMeta>(&v).map_err(|e| corrupt(e.to_string()))?);
@@ -202,5 +219,80 @@ mod tests {
         // The chain goes on from the snapshot.
         commit(&b, 5, b"next");
         assert_eq!(b.applied().unwrap().unwrap().height, 5);
+    }
+
+    /// A snapshot comes from a peer: damaged or hostile bytes are refused
+    /// without panicking, without allocating what they merely claim, and
+    /// without changing the receiver (issue 11, point 10).
+    mod fuzz {
+        use super::commit;
+        use crate::{StateDb, StoreOptions};
+        use proptest::prelude::*;
+
+        fn snapshot() -> Vec<u8> {
+            let d = tempfile::tempdir().unwrap();
+            let a = StateDb::open(d.path(), StoreOptions { sync_writes: false, ..Default::default() }).unwrap();
+            for h in 0..3 {
+                commit(&a, h, b"value");
+            }
+            let mut buf = Vec::new();
+            a.export_snapshot(&mut buf, &[]).unwrap();
+            buf
+        }
+
+        fn receiver() -> (tempfile::TempDir, StateDb) {
+            let d = tempfile::tempdir().unwrap();
+            let b = StateDb::open(d.path(), StoreOptions { sync_writes: false, ..Default::default() }).unwrap();
+            commit(&b, 0, b"mine");
+            (d, b)
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(64))]
+
+            #[test]
+            fn damaged_or_arbitrary_snapshots_are_refused_and_change_nothing(
+                at in any::<usize>(), flip in 1u8.., cut in any::<bool>(),
+                noise in prop::collection::vec(any::<u8>(), 0..64),
+            ) {
+                let good = snapshot();
+                let mut bad = good.clone();
+                let i = at % bad.len();
+                if cut { bad.truncate(i) } else { bad[i] ^= flip }
+                let mut arbitrary = b"PHRSNAP1".to_vec();
+                arbitrary.extend_from_slice(&noise);
+                let (_d, b) = receiver();
+                for bytes in [&bad, &noise, &arbitrary] {
+                    prop_assert!(b.import_snapshot(&bytes[..], &[]).is_err());
+                    prop_assert_eq!(b.applied().unwrap().unwrap().height, 0);
+                    prop_assert_eq!(b.get("n", &[0]).unwrap().unwrap().value, b"mine".to_vec());
+                }
+            }
+        }
+
+        #[test]
+        fn lengths_claiming_gigabytes_are_refused_before_reading() {
+            let (_d, b) = receiver();
+            for claim in [u32::MAX, 64 * 1024 + 1] {
+                let mut bytes = b"PHRSNAP1".to_vec();
+                bytes.push(0);
+                bytes.extend_from_slice(&claim.to_be_bytes());
+                let e = b.import_snapshot(&bytes[..], &[]).unwrap_err().to_string();
+                prop_assert_contains(&e, "bytes (at most");
+            }
+            // A value claiming 200 MiB, with 10 bytes following: truncated, never allocated.
+            let mut bytes = b"PHRSNAP1".to_vec();
+            bytes.push(0);
+            bytes.extend_from_slice(&1u32.to_be_bytes());
+            bytes.push(b'k');
+            bytes.extend_from_slice(&(200u32 * 1024 * 1024).to_be_bytes());
+            bytes.extend_from_slice(&[0; 10]);
+            let e = b.import_snapshot(&bytes[..], &[]).unwrap_err().to_string();
+            prop_assert_contains(&e, "truncated");
+        }
+
+        fn prop_assert_contains(text: &str, part: &str) {
+            assert!(text.contains(part), "{text:?} does not say {part:?}");
+        }
     }
 }

@@ -4,6 +4,7 @@
 mod access;
 mod block_rules;
 mod capacity;
+mod component_fuzz;
 mod components;
 mod consent;
 mod explain;
