@@ -16,3 +16,4 @@ mod runaway;
 mod support;
 mod tamper;
 mod validation;
+mod vectors;

@@ -21,6 +21,25 @@ pub fn contracts() -> Vec<(&'static str, &'static [u8])> {
     c
 }
 
+/// The keys and components a chain starts with.
+struct Setup<'a> {
+    admins: Vec<(String, Keypair)>,
+    node: Keypair,
+    contracts: Vec<(&'static str, &'a [u8])>,
+}
+
+impl<'a> Setup<'a> {
+    fn random(orgs: &[&str], contracts: Vec<(&'static str, &'a [u8])>) -> Self {
+        let admins = orgs.iter().map(|o| (o.to_string(), Keypair::generate())).collect();
+        Setup { admins, node: Keypair::generate(), contracts }
+    }
+}
+
+/// The key whose secret is 32 bytes of `b`.
+pub fn fixed_key(b: u8) -> Keypair {
+    Keypair::from_secret(&[b; 32]).unwrap()
+}
+
 impl Chain {
     /// A chain of `orgs` organisations with the standard contracts and `runaway`.
     pub fn new(orgs: &[&str]) -> Chain {
@@ -29,33 +48,43 @@ impl Chain {
 
     /// Like [`Chain::new`], compiling through the cache in `cache`.
     pub fn with_cache(orgs: &[&str], cache: std::path::PathBuf) -> Chain {
-        Self::build(orgs, cache, ExecutorOptions::default().max_instances, ChainParams::default())
+        let setup = Setup::random(orgs, contracts());
+        Self::build(setup, cache, ExecutorOptions::default().max_instances, ChainParams::default())
+    }
+
+    /// A chain whose every byte is fixed: keys from fixed secrets (admins
+    /// `[10 + i; 32]`, the node `[1; 32]`) and the components `contracts`.
+    pub fn fixed(orgs: &[&str], contracts: Vec<(&'static str, &[u8])>) -> Chain {
+        let admins = orgs.iter().enumerate().map(|(i, o)| (o.to_string(), fixed_key(10 + i as u8))).collect();
+        let setup = Setup { admins, node: fixed_key(1), contracts };
+        let cache = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("compile-cache");
+        Self::build(setup, cache, ExecutorOptions::default().max_instances, ChainParams::default())
     }
 
     /// Like [`Chain::new`], with a pool of `max_instances` contract instances
     /// and `fuel_per_tx` for each call.
     pub fn with_pool(orgs: &[&str], max_instances: u32, fuel_per_tx: u64) -> Chain {
         let cache = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("compile-cache");
-        Self::build(orgs, cache, max_instances, ChainParams { fuel_per_tx, ..ChainParams::default() })
+        let setup = Setup::random(orgs, contracts());
+        Self::build(setup, cache, max_instances, ChainParams { fuel_per_tx, ..ChainParams::default() })
     }
 
-    fn build(orgs: &[&str], cache: std::path::PathBuf, max_instances: u32, params: ChainParams) -> Chain {
+    fn build(setup: Setup, cache: std::path::PathBuf, max_instances: u32, params: ChainParams) -> Chain {
         let dir = tempfile::tempdir().unwrap();
-        let admins: Vec<(String, Keypair)> = orgs.iter().map(|o| (o.to_string(), Keypair::generate())).collect();
+        let Setup { admins, node: node_key, contracts } = setup;
         let mut list = Vec::new();
-        for (name, bytes) in contracts() {
+        for (name, bytes) in contracts {
             let file = format!("{name}.wasm");
             std::fs::write(dir.path().join(&file), bytes).unwrap();
             list.push(GenesisContract { name: name.to_string(), code_hash: phr_ledger::sha256(&[bytes]), file });
         }
-        let node_key = Keypair::generate();
         let genesis = Genesis {
             chain_id: "test-chain".into(),
             genesis_time_ms: 1_700_000_000_000,
             orgs: admins.iter().map(|(n, k)| Org { name: n.clone(), admins: vec![k.public_key()] }).collect(),
             nodes: vec![NodeInfo {
                 id: "node0".into(),
-                org: orgs[0].to_string(),
+                org: admins[0].0.clone(),
                 public_key: node_key.public_key(),
                 api_addr: "127.0.0.1:0".into(),
                 peer_addr: "127.0.0.1:0".into(),
