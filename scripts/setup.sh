@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing PHR Ledger needs and is missing: clang and libclang
 # (for the rocksdb crate), the wasm32-unknown-unknown Rust target (for the contracts), the
-# Python tools of the API checks, and Chromium, Node.js and the npm tools of the browser
-# tests (tests/web).
+# Python tools of the API checks, Chromium, Node.js and the npm tools of the browser
+# tests (tests/web), and libfaketime (the wrong-clock tests).
 # Safe to run again: it only installs what is missing.
 set -euo pipefail
 
@@ -12,6 +12,7 @@ if command -v dpkg-query >/dev/null 2>&1; then
   installed clang || need_apt+=(clang)
   installed libclang-dev || need_apt+=(libclang-dev)
   installed chromium || need_apt+=(chromium)
+  installed faketime || need_apt+=(faketime)
   command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
   command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 else

@@ -184,17 +184,24 @@ impl NodeProc {
     /// Like [`NodeProc::start_logged`], with its own compiled-code cache.
     pub fn start_with_cache(config: &Path, log: &Path, cache: &Path) -> NodeProc {
         let f = std::fs::File::create(log).unwrap();
-        Self::spawn_in(config, Stdio::from(f), "info,openraft=off", cache)
+        Self::spawn_in(config, Stdio::from(f), "info,openraft=off", cache, &[])
+    }
+
+    /// Like [`NodeProc::start_logged`], with more environment variables.
+    pub fn start_with_env(config: &Path, log: &Path, envs: &[(&str, String)]) -> NodeProc {
+        let f = std::fs::File::create(log).unwrap();
+        Self::spawn_in(config, Stdio::from(f), "info,openraft=off", &compile_cache(), envs)
     }
 
     fn spawn(config: &Path, stderr: Stdio, log: &str) -> NodeProc {
-        Self::spawn_in(config, stderr, log, &compile_cache())
+        Self::spawn_in(config, stderr, log, &compile_cache(), &[])
     }
 
-    fn spawn_in(config: &Path, stderr: Stdio, log: &str, cache: &Path) -> NodeProc {
+    fn spawn_in(config: &Path, stderr: Stdio, log: &str, cache: &Path, envs: &[(&str, String)]) -> NodeProc {
         let (ca, admin) = trust_of(config);
         let mut child = Command::new(PHR)
             .args(["node", "start", "--config", config.to_str().unwrap()])
+            .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
             .env("PHR_COMPILE_CACHE", cache)
             .env("PHR_LOG", log)
             .env("NO_COLOR", "1")

@@ -16,6 +16,7 @@ pub mod auth;
 pub mod bench;
 pub mod bench_auth;
 pub mod bench_gateway;
+pub mod chain_clock;
 pub mod cli;
 pub mod client;
 pub mod clock;

@@ -22,6 +22,9 @@ pub struct Metrics {
     pub raft_last_log_index: IntGauge,
     pub raft_last_applied_index: IntGauge,
     pub raft_voters: IntGauge,
+    /// How far the last applied block's time is ahead of this node's clock.
+    pub block_time_ahead: IntGauge,
+    pub clock_alarms: IntCounter,
 }
 
 impl Metrics {
@@ -61,6 +64,16 @@ impl Metrics {
         let raft_last_applied_index =
             IntGauge::new("raft_last_applied_index", "Index of the last applied Raft entry").unwrap();
         let raft_voters = IntGauge::new("raft_voters", "Voters in the Raft membership").unwrap();
+        let block_time_ahead = IntGauge::new(
+            "block_time_ahead_ms",
+            "How far the last applied block's time is ahead of this node's clock, ms (0 if not ahead)",
+        )
+        .unwrap();
+        let clock_alarms = IntCounter::new(
+            "clock_alarms_total",
+            "Blocks applied whose time was more than 5 s ahead of this node's clock",
+        )
+        .unwrap();
         for c in [
             Box::new(height.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(blocks.clone()),
@@ -77,6 +90,8 @@ impl Metrics {
             Box::new(raft_last_log_index.clone()),
             Box::new(raft_last_applied_index.clone()),
             Box::new(raft_voters.clone()),
+            Box::new(block_time_ahead.clone()),
+            Box::new(clock_alarms.clone()),
         ] {
             registry.register(c).expect("metric names are unique");
         }
@@ -97,6 +112,8 @@ impl Metrics {
             raft_last_log_index,
             raft_last_applied_index,
             raft_voters,
+            block_time_ahead,
+            clock_alarms,
         }
     }
 

@@ -137,6 +137,7 @@ impl BatchApplier for Applier {
             Ok(b) => {
                 self.metrics.block_applied(&b, started.elapsed());
                 let height = b.block.header.height;
+                crate::chain_clock::check(&self.metrics, height, b.block.header.time_ms, crate::clock::now_ms());
                 tracing::debug!(height, txs = n, hash = %b.hash, "committed block");
                 let mut p = self.progress.lock();
                 p.1 += n;

@@ -1,5 +1,6 @@
 //! The Raft orderer under failures, with real `phr` processes on loopback.
 
+mod clock;
 mod divergence;
 mod faults;
 mod fhir;

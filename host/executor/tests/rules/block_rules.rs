@@ -122,3 +122,23 @@ fn a_reopened_store_resumes_at_its_last_block_with_the_same_state() {
     let err = phr_executor::Executor::open(&data, other, &dir, opts).err().unwrap();
     assert!(err.to_string().contains("genesis"), "{err}");
 }
+
+#[test]
+fn chain_time_never_goes_back() {
+    let c = Chain::new(&["stmarys"]);
+    let tip = c.exec.tip();
+    // A leader whose clock is behind the parent's time: the block keeps the parent's time.
+    let b = c
+        .exec
+        .apply(
+            &Batch { proposer: "n".into(), time_ms: tip.time_ms - 3_600_000, attestation: None, txs: vec![] },
+            vec![],
+        )
+        .unwrap();
+    assert_eq!(b.block.header.time_ms, tip.time_ms);
+    let b = c
+        .exec
+        .apply(&Batch { proposer: "n".into(), time_ms: tip.time_ms + 5, attestation: None, txs: vec![] }, vec![])
+        .unwrap();
+    assert_eq!(b.block.header.time_ms, tip.time_ms + 5);
+}
