@@ -11,7 +11,7 @@
 //! Workloads: `consent.evaluate` (a query reading a patient's three consents)
 //! and `record-anchor.anchor` (an invoke writing three keys).
 
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use criterion::{criterion_group, BatchSize, Criterion};
 use phr_executor::{Executor, ExecutorOptions, TxEnv};
 use phr_ledger::{Batch, Caller, CallerKind, Genesis, GenesisContract, Keypair, NodeInfo, Org, TxBody};
 use phr_sdk::native::{with_host, Host};
@@ -237,4 +237,19 @@ criterion_group! {
     config = Criterion::default().sample_size(30).measurement_time(std::time::Duration::from_secs(3));
     targets = native, vm_memory, vm_rocksdb
 }
-criterion_main!(benches);
+/// Like `criterion_main!`, on a thread with the stack contract calls need
+/// (phr_vm::stack), as the node's threads have: otherwise every call would
+/// first move to a thread of its own, and the bench would time that.
+fn main() {
+    std::thread::Builder::new()
+        .name("bench".into())
+        .stack_size(phr_vm::CONTRACT_THREAD_STACK)
+        .spawn(|| {
+            phr_vm::mark_contract_stack();
+            benches();
+            Criterion::default().configure_from_args().final_summary();
+        })
+        .expect("spawn the bench thread")
+        .join()
+        .expect("the benches ran");
+}

@@ -48,8 +48,19 @@ pub(crate) fn features() -> WasmFeatures {
         | WasmFeatures::COMPONENT_MODEL
 }
 
+/// The target triple contracts are compiled for: this architecture's baseline
+/// on Linux, e.g. `x86_64-unknown-linux-gnu` (SSE2, none of AVX, BMI, …).
+pub fn baseline_target() -> String {
+    format!("{}-unknown-linux-gnu", std::env::consts::ARCH)
+}
+
 pub(crate) fn engine(cfg: &VmConfig) -> Result<Engine, VmFault> {
     let mut c = Config::new();
+    // Machine code for the baseline of this architecture, never for the host
+    // CPU's extra features (naming a target turns their detection off): every
+    // node of an architecture compiles the same instructions, so the same
+    // frames, and a call runs out of stack at the same depth on all of them.
+    c.target(&baseline_target()).map_err(|e| VmFault::Setup(format!("target {}: {e}", baseline_target())))?;
     let allowed = features();
     c.wasm_features(WasmFeatures::all().difference(allowed), false);
     c.wasm_features(allowed, true);
@@ -83,4 +94,35 @@ pub(crate) fn engine(cfg: &VmConfig) -> Result<Engine, VmFault> {
     pool.pagemap_scan(wasmtime::Enabled::Auto);
     c.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     Engine::new(&c).map_err(|e| VmFault::Setup(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::hash::{Hash, Hasher};
+
+    fn compat(e: &wasmtime::Engine) -> u64 {
+        let mut s = std::collections::hash_map::DefaultHasher::new();
+        e.precompile_compatibility_hash().hash(&mut s);
+        s.finish()
+    }
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn the_engine_compiles_for_the_architecture_baseline_not_the_host_cpu() {
+        let ours = super::engine(&super::VmConfig::default()).unwrap();
+        assert_eq!(compat(&ours), compat(&super::engine(&super::VmConfig::default()).unwrap()));
+        // The same settings with the host CPU's features detected (wasmtime's
+        // default) compile for another ISA on any CPU beyond the baseline.
+        if std::is_x86_feature_detected!("sse4.2") {
+            let mut host = wasmtime::Config::new();
+            host.cranelift_nan_canonicalization(true);
+            let host_target = wasmtime::Engine::new(&host).unwrap();
+            let mut fixed = wasmtime::Config::new();
+            fixed.cranelift_nan_canonicalization(true);
+            fixed.target(&super::baseline_target()).unwrap();
+            let fixed = wasmtime::Engine::new(&fixed).unwrap();
+            assert_ne!(compat(&host_target), compat(&fixed), "naming the target turns host features off");
+        }
+        assert!(super::baseline_target().starts_with("x86_64-"));
+    }
 }

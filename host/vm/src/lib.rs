@@ -37,7 +37,7 @@ pub mod stack;
 
 pub use call::{CallContext, CallOutcome, CallResult, Entry};
 pub use compile::{CompileError, CompiledContract};
-pub use config::VmConfig;
+pub use config::{baseline_target, VmConfig};
 pub use host::{HistoryItem, HostEnv, HostFault, Rows};
 pub use inspect::CodeFacts;
 pub use stack::{mark_contract_stack, CONTRACT_THREAD_STACK};
