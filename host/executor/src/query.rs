@@ -84,16 +84,18 @@ impl Executor {
 
 impl Executor {
     /// The consortium's approvals, at the last committed block, of `change`
-    /// for `node` holding `public_key` (see [`crate::voters`]).
+    /// for `node` holding `public_key` under the membership at log index
+    /// `membership_index` (see [`crate::voters`]).
     pub fn voter_approvals(
         &self,
         change: crate::voters::VoterChange,
         node: &str,
         public_key: &PublicKey,
+        membership_index: u64,
     ) -> Result<crate::voters::VoterApprovals, QueryError> {
         let tip = self.tip();
         let mut env = TxEnv::at(self.db.clone(), self.code.clone(), Point::end_of(tip.height));
-        crate::voters::approvals(&mut env, &self.genesis, change, node, public_key)
+        crate::voters::approvals(&mut env, &self.genesis, change, node, public_key, membership_index)
             .map_err(|e| QueryError::Fault(e.to_string()))
     }
 

@@ -9,8 +9,10 @@
 //! only once [`approvals`] counts a majority. Adding a learner (which cannot
 //! vote) stays with the node's own organisation.
 //!
-//! An approval names the node's public key, so it cannot be reused for another
-//! node given the same name later.
+//! An approval names the node's public key and the membership it was given
+//! under (`raft.membership_index`), so it cannot be reused for another node
+//! given the same name, nor again once the membership changed (after the
+//! change it approved, or after the node was removed and added back).
 
 use crate::env::TxEnv;
 use crate::identity::IDENTITY;
@@ -45,6 +47,8 @@ pub struct VoterApprovals {
     pub change: VoterChange,
     pub node: String,
     pub public_key: PublicKey,
+    /// The membership (its Raft log index) the approvals were given under.
+    pub membership_index: u64,
     /// The organisations whose admins approved.
     pub orgs: BTreeSet<String>,
     /// How many organisations must approve: a majority of the genesis's.
@@ -57,6 +61,7 @@ struct Args {
     change: VoterChange,
     node: String,
     public_key: PublicKey,
+    membership_index: u64,
 }
 
 /// How many organisations make a majority of `genesis`'s.
@@ -64,29 +69,33 @@ pub fn needed(genesis: &Genesis) -> usize {
     genesis.orgs.len() / 2 + 1
 }
 
-fn key(change: VoterChange, node: &str, public_key: &PublicKey) -> Vec<u8> {
-    format!("voter-approvals/{}/{node}/{}", change.as_str(), public_key.id().to_hex()).into_bytes()
+fn key(change: VoterChange, node: &str, public_key: &PublicKey, membership_index: u64) -> Vec<u8> {
+    format!("voter-approvals/{}/{node}/{}/{membership_index:020}", change.as_str(), public_key.id().to_hex())
+        .into_bytes()
 }
 
-/// The approvals recorded so far for `change` of `node` holding `public_key`.
+/// The approvals recorded so far for `change` of `node` holding `public_key`,
+/// under the membership at log index `membership_index`.
 pub fn approvals(
     env: &mut TxEnv,
     genesis: &Genesis,
     change: VoterChange,
     node: &str,
     public_key: &PublicKey,
+    membership_index: u64,
 ) -> Result<VoterApprovals, HostFault> {
-    let stored: Option<VoterApprovals> = native::read(env, IDENTITY, &key(change, node, public_key))?;
+    let stored: Option<VoterApprovals> = native::read(env, IDENTITY, &key(change, node, public_key, membership_index))?;
     Ok(VoterApprovals {
         change,
         node: node.to_string(),
         public_key: *public_key,
+        membership_index,
         orgs: stored.map(|s| s.orgs).unwrap_or_default(),
         needed: needed(genesis),
     })
 }
 
-/// `identity.approve_voter {change, node, public_key}`: the signing admin's
+/// `identity.approve_voter {change, node, public_key, membership_index}`: the signing admin's
 /// organisation approves the change. Refused for anyone but an organisation
 /// admin, for an invalid node name, and when the organisation approved already.
 pub fn approve(
@@ -109,16 +118,16 @@ pub fn approve(
     if !phr_ledger::is_valid_name(&a.node) {
         return err("bad-request", format!("{:?} is not a valid node name", a.node));
     }
-    let mut ap = approvals(env, genesis, a.change, &a.node, &a.public_key)?;
+    let mut ap = approvals(env, genesis, a.change, &a.node, &a.public_key, a.membership_index)?;
     if !ap.orgs.insert(org.clone()) {
         return err("conflict", format!("{org} has approved to {} {} already", a.change.as_str(), a.node));
     }
-    native::write(env, IDENTITY, &key(a.change, &a.node, &a.public_key), &ap)?;
+    native::write(env, IDENTITY, &key(a.change, &a.node, &a.public_key, a.membership_index), &ap)?;
     let e = native::event(IDENTITY, "identity.voter-change-approved", vec![format!("node:{}", a.node)], &ap);
     ok(&ap, vec![e])
 }
 
-/// `identity.voter_approvals {change, node, public_key}` (query): the approvals
+/// `identity.voter_approvals {change, node, public_key, membership_index}` (query): the approvals
 /// so far. Open to every enrolled caller, like the consortium's directory.
 pub fn query(env: &mut TxEnv, caller: &Caller, genesis: &Genesis, args: &str) -> Result<NativeOutcome, HostFault> {
     if caller.kind == CallerKind::Anonymous || caller.kind == CallerKind::Patient {
@@ -128,5 +137,5 @@ pub fn query(env: &mut TxEnv, caller: &Caller, genesis: &Genesis, args: &str) ->
         Ok(a) => a,
         Err(m) => return err("bad-request", m),
     };
-    ok(&approvals(env, genesis, a.change, &a.node, &a.public_key)?, Vec::new())
+    ok(&approvals(env, genesis, a.change, &a.node, &a.public_key, a.membership_index)?, Vec::new())
 }

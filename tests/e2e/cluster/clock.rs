@@ -9,7 +9,10 @@ use crate::support::*;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+/// Debian's libfaketime for this architecture.
+fn libfaketime() -> String {
+    format!("/usr/lib/{}-linux-gnu/faketime/libfaketime.so.1", std::env::consts::ARCH)
+}
 
 fn now_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64
@@ -36,13 +39,14 @@ async fn metric(c: &Cluster, i: usize, name: &str) -> f64 {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_leader_with_a_wrong_clock_raises_the_alarm_and_cannot_move_chain_time() {
     let _serial = serial().await;
-    assert!(Path::new(LIBFAKETIME).exists(), "{LIBFAKETIME} is missing: scripts/setup.sh installs Debian's faketime");
+    let lib = libfaketime();
+    assert!(Path::new(&lib).exists(), "{lib} is missing: scripts/setup.sh installs Debian's faketime");
     let mut c = Cluster::new(3, Opts::default()).await;
     let clocks: Vec<PathBuf> = (0..3).map(|i| c.net.path().join(format!("node{i}/clock-offset"))).collect();
     for (i, clock) in clocks.iter().enumerate() {
         set_clock(clock, "+0");
         let env = [
-            ("LD_PRELOAD", LIBFAKETIME.to_string()),
+            ("LD_PRELOAD", lib.clone()),
             ("FAKETIME_TIMESTAMP_FILE", clock.display().to_string()),
             ("FAKETIME_CACHE_DURATION", "1".to_string()),
             // Timers and timeouts keep the true monotonic clock.

@@ -18,6 +18,7 @@ fn blocks_apply_and_code_compiles_while_clients_hold_every_instance_they_may() {
     let p = c.patient();
     let exec = c.exec.clone();
     let vm = exec.code_cache().vm().clone();
+    // Client calls that ran to their end, and those that gave up waiting (busy).
     let (finished, busy) = (AtomicUsize::new(0), AtomicUsize::new(0));
     let clients = 16;
     std::thread::scope(|s| {
@@ -25,13 +26,15 @@ fn blocks_apply_and_code_compiles_while_clients_hold_every_instance_they_may() {
             s.spawn(|| {
                 // Each spins until out of fuel, holding its instances meanwhile.
                 match exec.query(Some(&p.public_key()), "runaway", "spin", "{}") {
-                    Ok(out) => assert_eq!(out.result, phr_vm::CallResult::OutOfFuel),
+                    Ok(out) => {
+                        assert_eq!(out.result, phr_vm::CallResult::OutOfFuel);
+                        finished.fetch_add(1, Ordering::SeqCst);
+                    }
                     Err(QueryError::Busy(_)) => {
                         busy.fetch_add(1, Ordering::SeqCst);
                     }
                     Err(e) => panic!("a client's query failed: {e}"),
                 }
-                finished.fetch_add(1, Ordering::SeqCst);
             });
         }
         // Once the clients hold everything they may (no client slot left) ...
@@ -48,8 +51,8 @@ fn blocks_apply_and_code_compiles_while_clients_hold_every_instance_they_may() {
         assert_eq!(finished.load(Ordering::SeqCst), 0, "the node's work waited for a client's call to end");
     });
     // Every client was served in turn or told the node is busy; none failed.
-    assert_eq!(finished.load(Ordering::SeqCst), clients);
-    assert!(busy.load(Ordering::SeqCst) < clients, "at least one client was served");
+    assert_eq!(finished.load(Ordering::SeqCst) + busy.load(Ordering::SeqCst), clients);
+    assert!(finished.load(Ordering::SeqCst) > 0, "at least one client was served");
     assert_eq!(c.query(&p, "runaway", "read", json!({})), json!({ "i": 4 }));
 }
 

@@ -98,7 +98,7 @@ fn voter_changes_are_approved_by_a_majority_of_organisations_one_vote_each() {
     let mut c = Chain::new(&["a", "b", "c"]);
     let node = Keypair::generate();
     let (a, b) = (c.admin("a").clone(), c.admin("b").clone());
-    let args = json!({"change": "promote", "node": "node3", "public_key": node.public_key()});
+    let args = json!({"change": "promote", "node": "node3", "public_key": node.public_key(), "membership_index": 7});
     let out = c.ok(&a, "identity", "approve_voter", args.clone());
     assert_eq!((out["orgs"].clone(), out["needed"].clone()), (json!(["a"]), json!(2)));
     // One organisation cannot vote twice, and only admins vote.
@@ -107,10 +107,13 @@ fn voter_changes_are_approved_by_a_majority_of_organisations_one_vote_each() {
     c.ok(&a, "identity", "enrol_practitioner", json!({"public_key": doc.public_key(), "roles": ["physician"]}));
     c.rejected(&doc, "identity", "approve_voter", args.clone(), "unauthorized");
     // An approval names the node's key: another key under the same name has none.
-    let other = json!({"change": "promote", "node": "node3", "public_key": Keypair::generate().public_key()});
+    let other = json!({"change": "promote", "node": "node3", "public_key": Keypair::generate().public_key(), "membership_index": 7});
     assert_eq!(c.query(&a, "identity", "voter_approvals", other)["orgs"], json!([]));
+    // ... and the membership it was given under: once that changed, it counts no more.
+    let later = json!({"change": "promote", "node": "node3", "public_key": node.public_key(), "membership_index": 8});
+    assert_eq!(c.query(&a, "identity", "voter_approvals", later)["orgs"], json!([]));
     // Removing is a separate change.
-    let removal = json!({"change": "remove", "node": "node3", "public_key": node.public_key()});
+    let removal = json!({"change": "remove", "node": "node3", "public_key": node.public_key(), "membership_index": 7});
     assert_eq!(c.query(&a, "identity", "voter_approvals", removal)["orgs"], json!([]));
     c.ok(&b, "identity", "approve_voter", args.clone());
     assert_eq!(c.query(&doc, "identity", "voter_approvals", args.clone())["orgs"], json!(["a", "b"]));
@@ -118,7 +121,7 @@ fn voter_changes_are_approved_by_a_majority_of_organisations_one_vote_each() {
         &a,
         "identity",
         "approve_voter",
-        json!({"change": "promote", "node": "no such/name", "public_key": node.public_key()}),
+        json!({"change": "promote", "node": "no such/name", "public_key": node.public_key(), "membership_index": 7}),
         "bad-request",
     );
 }

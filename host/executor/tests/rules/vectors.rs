@@ -131,7 +131,7 @@ fn script(c: &Chain) -> Vec<Vec<Step>> {
                 &stmarys,
                 "identity",
                 "approve_voter",
-                json!({"change": "promote", "node": "node9", "public_key": fixed_key(30).public_key()}),
+                json!({"change": "promote", "node": "node9", "public_key": fixed_key(30).public_key(), "membership_index": 3}),
             ),
         ],
     ]

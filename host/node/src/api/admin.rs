@@ -113,10 +113,11 @@ pub fn check(node: &Node, bytes: &[u8]) -> Result<AdminOp, ApiError> {
                 return Err(forbidden(&member.org));
             }
             let promote = matches!(cmd.body.action, NodeAction::Promote { .. });
+            // The command names the current membership (checked above); so must the approvals.
             let is_voter = node.sequencer.status().voters.iter().any(|v| v == name);
             if promote || is_voter {
                 let change = if promote { VoterChange::Promote } else { VoterChange::Remove };
-                consortium_approved(node, change, &member)?;
+                consortium_approved(node, change, &member, current)?;
             }
             Ok(if promote { AdminOp::Promote(name.clone()) } else { AdminOp::Remove(name.clone()) })
         }
@@ -126,13 +127,18 @@ pub fn check(node: &Node, bytes: &[u8]) -> Result<AdminOp, ApiError> {
 /// Refuse a change of the voters that a majority of the organisations has
 /// not approved on chain (`identity.approve_voter`): no organisation can give
 /// itself a Raft majority, or take one from the others, alone.
-fn consortium_approved(node: &Node, change: VoterChange, member: &PeerNode) -> Result<(), ApiError> {
+fn consortium_approved(
+    node: &Node,
+    change: VoterChange,
+    member: &PeerNode,
+    membership_index: u64,
+) -> Result<(), ApiError> {
     let key: phr_ledger::PublicKey = member.public_key.parse().map_err(|_| {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("member {} has no valid key", member.name))
     })?;
     let ap = node
         .exec
-        .voter_approvals(change, &member.name, &key)
+        .voter_approvals(change, &member.name, &key, membership_index)
         .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", e.to_string()))?;
     if ap.orgs.len() >= ap.needed {
         return Ok(());
@@ -150,7 +156,8 @@ fn consortium_approved(node: &Node, change: VoterChange, member: &PeerNode) -> R
         StatusCode::FORBIDDEN,
         "consortium-approval-needed",
         format!(
-            "{what} needs the approval of a majority of the organisations ({} of {}); approved by: {so_far}. \
+            "{what} needs the approval of a majority of the organisations ({} of {}) under the current membership \
+             ({membership_index}); approved by: {so_far}. \
              Each organisation's admin approves with: phr node approve-voter --key ADMIN.key --id {}{flag}",
             ap.needed,
             node.exec.genesis().orgs.len(),

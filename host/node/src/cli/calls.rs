@@ -171,6 +171,7 @@ pub async fn approve_voter(conn: &Conn, key: &std::path::Path, id: &str, remove:
         "change": if remove { "remove" } else { "promote" },
         "node": id,
         "public_key": member["public_key"],
+        "membership_index": status["raft"]["membership_index"],
     });
     match client.call(&admin, "identity", "approve_voter", args).await {
         Ok(r) => {
