@@ -342,6 +342,29 @@ impl Client {
         })
     }
 
+    /// Wait until this node has applied `height` (its `/v1/status` says so), polling
+    /// every 100 ms; an error naming the node's height if it has not within `within`.
+    /// A transaction committed through one node is visible on another only once that
+    /// node has applied its block: call this before reading there.
+    pub async fn wait_height(&self, height: u64, within: Duration) -> Result<(), ClientError> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let at = self.status().await?["height"].as_u64().unwrap_or(0);
+            if at >= height {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(ClientError {
+                    status: None,
+                    code: "behind".into(),
+                    message: format!("{} is at height {at}, not {height}, after {within:?}", self.base()),
+                    receipt: None,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// The event stream (`GET /v1/events`), one JSON event per item.
     pub async fn events(
         &self,

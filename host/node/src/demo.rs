@@ -68,7 +68,18 @@ impl Story {
             .await
             .with_context(|| format!("{contract}.{method} should have succeeded"))?;
         self.txs += 1;
+        self.settle().await?;
         Ok(r)
+    }
+
+    /// Wait until every node has applied what the story's own node has: the next
+    /// step may read at any of them.
+    async fn settle(&self) -> anyhow::Result<()> {
+        let tip = self.client.status().await?["height"].as_u64().unwrap_or(0);
+        for n in &self.nodes {
+            n.wait_height(tip, Duration::from_secs(30)).await?;
+        }
+        Ok(())
     }
 
     /// Submit a transaction that the contract must refuse with `code`.
@@ -85,6 +96,7 @@ impl Story {
             Err(e) if e.code == code => {
                 self.txs += 1;
                 self.refusals += 1;
+                self.settle().await?;
                 Ok(e.message)
             }
             Err(e) => bail!("{contract}.{method} should have been refused with {code}, got {e}"),
@@ -316,7 +328,11 @@ async fn story(
     let (n0, n2) = (clients[0].clone(), clients[2].clone());
 
     // Alice enrols and follows everything about her, on City Lab's node.
-    n0.call(&alice, "identity", "enrol_patient", json!({})).await.context("Alice enrols")?;
+    let enrolled = n0.call(&alice, "identity", "enrol_patient", json!({})).await.context("Alice enrols")?;
+    // City Lab's node knows her key once it has applied the block that enrolled her.
+    n2.wait_height(enrolled["height"].as_u64().unwrap_or(0), Duration::from_secs(30))
+        .await
+        .context("City Lab's node applies Alice's enrolment")?;
     let stream = n2.signed_by(&alice).events(Some(&a), Some(0)).await.context("subscribe to Alice's events")?;
     let (tx, rx) = mpsc::unbounded_channel();
     let follower = tokio::spawn(async move {
@@ -360,6 +376,7 @@ async fn story(
         s.txs += 1;
         s.say(format!("enrolled {who}"));
     }
+    s.settle().await?;
 
     s.step("Alice consents: North Clinic may access her lab and imaging results for treatment, for a year");
     let year = 365 * 24 * 3600 * 1000u64;
@@ -423,6 +440,7 @@ async fn story(
     s.txs += 1;
     let xray_id = xray_saved["record"]["record_id"].as_str().unwrap_or_default().to_string();
     s.say(format!("and her chest X-ray report, record {xray_id}"));
+    s.settle().await?;
     s.stream(&["record.anchored", "record.anchored"]).await?;
 
     s.step("Dr Carol at North Clinic asks her own node for the blood test");
@@ -516,6 +534,7 @@ async fn story(
     if gone["content_destroyed"] != true {
         bail!("St Mary's node should have destroyed the content: {gone}");
     }
+    s.settle().await?;
     s.say("its key and sealed content destroyed at St Mary's node; the anchor stays, marked disposed");
     match s.nodes[2].signed_by(&alice).fetch_record(&record_id, "PATRQT").await {
         Err(e) if e.status == Some(410) => s.say(format!("Alice asks for it: 410 Gone ({})", e.message)),
@@ -571,6 +590,8 @@ async fn story(
     s.stream(&["access.disclosed", "access.disclosed"]).await?;
 
     s.step("Alice's accounting of disclosures: every read and every refusal, served or not");
+    let tip = restored.status().await?["height"].as_u64().unwrap_or(0);
+    s.nodes[2].wait_height(tip, Duration::from_secs(30)).await?;
     let log = s.nodes[2].signed_by(&alice).query("access-grant", "disclosures", &json!({"patient": a})).await?;
     let entries = log["disclosures"].as_array().cloned().unwrap_or_default();
     for e in &entries {
