@@ -315,7 +315,7 @@ pub fn peer_client(net: &Network, id: &phr_tls::certs::Identity) -> reqwest::Cli
 
 /// The repository's root.
 pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+    manifest_dir().join("../..")
 }
 
 /// The Python of the venv that scripts/setup.sh makes, with the API tools
@@ -352,4 +352,13 @@ pub fn assert_valid_r5(resources: &[Value]) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// This package's directory in the checkout the tests run from. Cargo sets it
+/// when it runs a test; the value baked in at build time is only a fallback,
+/// since a build shared between checkouts may have been made in another one.
+fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")))
 }

@@ -5,7 +5,7 @@
 //! ~/.cache/phr-ledger/venv) with tests/api/requirements.txt installed:
 //! `scripts/setup.sh` makes it. Without it this test fails, saying so.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use phr_gateway::fhir::{self, IssueSeverity, IssueType, Resource};
@@ -173,7 +173,7 @@ fn everything_emitted() -> Vec<Value> {
 }
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    manifest_dir().join("../..").canonicalize().unwrap()
 }
 
 fn venv_python() -> PathBuf {
@@ -230,4 +230,13 @@ fn the_validator_refuses_invalid_resources() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(stdout.matches("FAIL").count(), 4, "{stdout}");
+}
+
+/// This package's directory in the checkout the tests run from. Cargo sets it
+/// when it runs a test; the value baked in at build time is only a fallback,
+/// since a build shared between checkouts may have been made in another one.
+fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")))
 }
