@@ -145,26 +145,36 @@ impl Executor {
         Ok(AppliedBlock { block, hash, receipts, tx_ids: ids, state_root, receipts_root })
     }
 
-    /// Compare the proposer's results for an earlier block with ours.
-    fn check_attestation(&self, tip: &Tip, a: &Attestation) -> Result<(), ExecError> {
-        let (hash, state, receipts) = if a.height == tip.height {
+    /// This node's results for block `height` (its hash, state root and receipts
+    /// root), as a proposer attests them; `None` if this node has not applied it.
+    pub fn attestation_at(&self, height: u64) -> Result<Option<Attestation>, ExecError> {
+        self.results_at(&self.tip(), height)
+    }
+
+    fn results_at(&self, tip: &Tip, height: u64) -> Result<Option<Attestation>, ExecError> {
+        let (block_hash, state_root, receipts_root) = if height == tip.height {
             (tip.block_hash, tip.state_root, tip.receipts_root)
-        } else if a.height < tip.height {
+        } else if height < tip.height {
             let next = self
                 .db
-                .block(a.height + 1)?
-                .ok_or_else(|| ExecError::Corrupt(format!("block {} is missing", a.height + 1)))?;
+                .block(height + 1)?
+                .ok_or_else(|| ExecError::Corrupt(format!("block {} is missing", height + 1)))?;
             (next.header.prev_hash, next.header.prev_state_root, next.header.prev_receipts_root)
         } else {
-            return Err(ExecError::Corrupt(format!(
-                "a batch attests height {} but this node is only at {}",
-                a.height, tip.height
-            )));
+            return Ok(None);
         };
+        Ok(Some(Attestation { height, block_hash, state_root, receipts_root }))
+    }
+
+    /// Compare the proposer's results for an earlier block with ours.
+    fn check_attestation(&self, tip: &Tip, a: &Attestation) -> Result<(), ExecError> {
+        let ours = self.results_at(tip, a.height)?.ok_or_else(|| {
+            ExecError::Corrupt(format!("a batch attests height {} but this node is only at {}", a.height, tip.height))
+        })?;
         for (what, ours, theirs) in [
-            ("block hash", hash, a.block_hash),
-            ("state root", state, a.state_root),
-            ("receipts root", receipts, a.receipts_root),
+            ("block hash", ours.block_hash, a.block_hash),
+            ("state root", ours.state_root, a.state_root),
+            ("receipts root", ours.receipts_root, a.receipts_root),
         ] {
             if ours != theirs {
                 return Err(ExecError::Divergence { height: a.height, what, ours, theirs });

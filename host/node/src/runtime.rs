@@ -167,6 +167,15 @@ impl BatchApplier for Applier {
         })
     }
 
+    fn attestation_at(&self, height: u64) -> Result<Option<Attestation>, String> {
+        self.exec.attestation_at(height).map_err(|e| e.to_string())
+    }
+
+    fn halted(&self, reason: &str) {
+        self.metrics.halted.set(1);
+        tracing::error!("NODE HALTED: {reason}");
+    }
+
     fn reload(&self) -> Result<(), String> {
         self.exec.reload().map_err(|e| e.to_string())?;
         self.metrics.height.set(self.exec.tip().height as i64);

@@ -56,6 +56,11 @@ pub trait BatchApplier: Send + Sync + 'static {
     /// The results of the last applied block, which a proposer puts in its next
     /// batch for every node to check.
     fn attestation(&self) -> Option<Attestation>;
+    /// This node's results for block `height`; `None` if it has not applied it.
+    fn attestation_at(&self, height: u64) -> Result<Option<Attestation>, String>;
+    /// The orderer found that this node diverged from the majority of the
+    /// voters and stops it (`reason` says how): record it where operators look.
+    fn halted(&self, reason: &str);
     /// The chain was replaced under the applier (a snapshot was installed):
     /// reload whatever it keeps in memory.
     fn reload(&self) -> Result<(), String>;

@@ -7,6 +7,8 @@
 //! - [`envelope`]: every peer message, both ways, signed with the node's key and
 //!   checked against the keys of the genesis and the membership.
 //! - [`client`] and [`server`]: the peer protocol over HTTP.
+//! - [`witness`]: the voters' majority decides whose results are right when
+//!   nodes disagree; the node outvoted halts.
 //! - [`sequencer`]: [`RaftSequencer`], the [`crate::Sequencer`] of a Raft node.
 
 pub mod client;
@@ -16,6 +18,7 @@ pub mod sequencer;
 pub mod server;
 pub mod state_machine;
 pub mod types;
+pub mod witness;
 
 pub use envelope::{PeerKeys, Signer};
 pub use sequencer::{AdminOp, Member, RaftParams, RaftSequencer, RaftSettings, RaftStatus};

@@ -6,9 +6,11 @@ use super::log_store::LogStore;
 use super::server::AdminRefusal;
 use super::state_machine::StateMachine;
 use super::types::{decode, node_id, PeerNode, PhrRaft};
+use super::witness::{self, Verdict, Witness};
 use crate::{BatchApplier, OrderError, Sequencer};
 use openraft::error::{ClientWriteError, RaftError};
 use openraft::{ChangeMembers, Raft, ServerState, SnapshotPolicy};
+use parking_lot::Mutex;
 use phr_ledger::{Attestation, Batch, Hash32, Keypair, PublicKey, SignedTx};
 use phr_state::StateDb;
 use serde::{Deserialize, Serialize};
@@ -30,6 +32,9 @@ pub struct RaftSettings {
     pub keep_logs: u64,
     /// Entries (blocks) sent in one append request.
     pub max_entries_per_append: u64,
+    /// How often this node compares its latest results with the voters', so
+    /// that a divergence is found on an idle chain and by a leader too.
+    pub divergence_check_ms: u64,
 }
 
 impl Default for RaftSettings {
@@ -41,6 +46,7 @@ impl Default for RaftSettings {
             snapshot_every: 2000,
             keep_logs: 500,
             max_entries_per_append: 16,
+            divergence_check_ms: 2000,
         }
     }
 }
@@ -119,6 +125,9 @@ pub struct RaftSequencer {
     keys: Arc<PeerKeys>,
     signer: Arc<Signer>,
     me: PeerNode,
+    witness: Arc<Witness>,
+    /// Why this node stopped itself, once the voters outvoted its results.
+    halted: Mutex<Option<String>>,
 }
 
 fn key_of(n: &PeerNode) -> Option<PublicKey> {
@@ -156,7 +165,8 @@ impl RaftSequencer {
             ..Default::default()
         };
         let config = Arc::new(config.validate().map_err(|e| format!("raft settings: {e}"))?);
-        let sm = StateMachine::new(p.db.clone(), p.applier.clone(), p.snapshot_dir.clone())
+        let witness = Arc::new(Witness::new(p.db.clone(), net.clone(), p.me.name.clone()));
+        let sm = StateMachine::new(p.db.clone(), p.applier.clone(), witness.clone(), p.snapshot_dir.clone())
             .map_err(|e| format!("snapshot directory {}: {e}", p.snapshot_dir.display()))?;
         let raft = Raft::new(id, config, net.clone(), LogStore::new(p.db.clone()), sm)
             .await
@@ -168,9 +178,81 @@ impl RaftSequencer {
                 tracing::info!("raft already initialized: {e}");
             }
         }
-        let seq = Arc::new(RaftSequencer { raft, applier: p.applier, net, keys, signer, me: p.me });
+        let seq = Arc::new(RaftSequencer {
+            raft,
+            applier: p.applier,
+            net,
+            keys,
+            signer,
+            me: p.me,
+            witness,
+            halted: Mutex::new(None),
+        });
         seq.clone().follow_membership();
+        seq.clone().watch_divergence(Duration::from_millis(s.divergence_check_ms.max(100)));
         Ok(seq)
+    }
+
+    /// Every `every`, compare this node's latest results with the voters'. A
+    /// node the majority outvotes halts (a leader steps down with it); a split
+    /// without a majority is logged, since no node can tell who is right. This
+    /// is how a divergence is found on an idle chain, and by a leader, whose
+    /// batches nobody else's results are checked against on its side.
+    fn watch_divergence(self: Arc<Self>, every: Duration) {
+        tokio::spawn(async move {
+            let mut split_logged_at = None;
+            loop {
+                tokio::time::sleep(every).await;
+                if self.halted.lock().is_some() || self.raft.metrics().borrow().running_state.is_err() {
+                    return;
+                }
+                let Some(mine) = self.applier.attestation() else { continue };
+                match self.witness.poll(&mine).await {
+                    Ok(Verdict::Outvoted { majority, voters }) => {
+                        let fields = witness::what_differs(&mine, &majority);
+                        let listed = |a: &Attestation| {
+                            fields
+                                .iter()
+                                .map(|f| format!("{f} {}", witness::field(a, f)))
+                                .collect::<Vec<_>>()
+                                .join(" and ")
+                        };
+                        let reason = format!(
+                            "DIVERGENCE at height {h}: a majority of the voters ({who}) computed {theirs}, this node computed {ours}. \
+                             This node steps down and stops applying blocks rather than fork: compare its blocks and receipts with a healthy node's (GET /v1/blocks/{h}?receipts=true).",
+                            h = mine.height,
+                            who = voters.join(", "),
+                            theirs = listed(&majority),
+                            ours = listed(&mine),
+                        );
+                        self.halt(reason).await;
+                        return;
+                    }
+                    Ok(Verdict::NoMajority { complete: true }) if split_logged_at != Some(mine.height) => {
+                        split_logged_at = Some(mine.height);
+                        tracing::error!(
+                            height = mine.height,
+                            "the voters' results for height {} are split with no majority: no node can tell which is right",
+                            mine.height
+                        );
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!("cannot compare results with the voters: {e}"),
+                }
+            }
+        });
+    }
+
+    /// Stop this node: no more blocks applied, no more votes or leadership.
+    async fn halt(&self, reason: String) {
+        self.applier.halted(&reason);
+        *self.halted.lock() = Some(reason);
+        let _ = self.raft.shutdown().await;
+    }
+
+    /// This node's results for block `height`, for a peer that compares.
+    pub fn attestation_at(&self, height: u64) -> Option<Attestation> {
+        self.applier.attestation_at(height).ok().flatten()
     }
 
     /// Keep the accepted peer keys in step with the membership.
@@ -219,7 +301,7 @@ impl RaftSequencer {
         };
         let voters: BTreeSet<u64> = m.membership_config.membership().voter_ids().collect();
         let learners = m.membership_config.membership().learner_ids().map(|id| name(&id)).collect();
-        let halted = m.running_state.as_ref().err().map(|e| e.to_string());
+        let halted = self.halted.lock().clone().or_else(|| m.running_state.as_ref().err().map(|e| e.to_string()));
         let role = if halted.is_some() {
             "halted"
         } else {
@@ -358,6 +440,9 @@ impl RaftSequencer {
 
 impl Sequencer for RaftSequencer {
     async fn order(&self, batch: Batch) -> Result<(), OrderError> {
+        if let Some(reason) = self.halted.lock().clone() {
+            return Err(OrderError::Halted(reason));
+        }
         match self.raft.client_write(batch).await {
             Ok(_) => Ok(()),
             Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
@@ -371,7 +456,7 @@ impl Sequencer for RaftSequencer {
     fn is_leader(&self) -> bool {
         let m = self.raft.metrics();
         let m = m.borrow();
-        m.state == ServerState::Leader && m.running_state.is_ok()
+        m.state == ServerState::Leader && m.running_state.is_ok() && self.halted.lock().is_none()
     }
 
     fn attestation(&self) -> Option<Attestation> {

@@ -64,7 +64,7 @@ pub struct PeerService {
     pub relay: Arc<dyn RelayGate>,
 }
 
-/// `POST /peer/v1/{append|vote|snapshot|forward|admin|relay}`: a signed envelope in,
+/// `POST /peer/v1/{append|vote|snapshot|attest|forward|admin|relay}`: a signed envelope in,
 /// a signed envelope out. Unauthenticated messages get 401 and a log line.
 pub fn router(svc: Arc<PeerService>) -> Router {
     Router::new()
@@ -107,6 +107,11 @@ async fn handle(
         "snapshot" => match decode(&body) {
             Ok(req) => encode(&raft.install_snapshot(req).await),
             Err(e) => return bad("snapshot chunk", e),
+        },
+        // What this node computed for a block, for a peer that compares.
+        "attest" => match decode::<u64>(&body) {
+            Ok(height) => encode(&seq.attestation_at(height)),
+            Err(e) => return bad("attestation request", e),
         },
         "forward" => match borsh::from_slice::<Vec<SignedTx>>(&body) {
             Ok(txs) => {

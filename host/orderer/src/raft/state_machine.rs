@@ -2,9 +2,11 @@
 //! openraft's state machine: applying an entry is committing a block.
 
 use super::types::{decode, encode, Applied, Entry, LogId, Membership, PeerNode, PhrRaft, StorageError};
+use super::witness::{self, Verdict, Witness};
 use crate::BatchApplier;
 use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{AnyError, EntryPayload, RaftSnapshotBuilder, SnapshotMeta, StorageIOError, StoredMembership};
+use phr_ledger::Batch;
 use phr_state::StateDb;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -90,15 +92,73 @@ fn snap_err(e: impl std::fmt::Display) -> StorageError {
 pub struct StateMachine {
     db: Arc<StateDb>,
     applier: Arc<dyn BatchApplier>,
+    witness: Arc<Witness>,
     dir: Arc<SnapshotDir>,
     receiving: Option<PathBuf>,
 }
 
 impl StateMachine {
-    /// A state machine keeping snapshots in `snapshot_dir`.
-    pub fn new(db: Arc<StateDb>, applier: Arc<dyn BatchApplier>, snapshot_dir: PathBuf) -> std::io::Result<Self> {
+    /// A state machine keeping snapshots in `snapshot_dir`, asking `witness`
+    /// when a batch's attestation differs from this node's results.
+    pub fn new(
+        db: Arc<StateDb>,
+        applier: Arc<dyn BatchApplier>,
+        witness: Arc<Witness>,
+        snapshot_dir: PathBuf,
+    ) -> std::io::Result<Self> {
         std::fs::create_dir_all(&snapshot_dir)?;
-        Ok(StateMachine { db, applier, dir: Arc::new(SnapshotDir(snapshot_dir)), receiving: None })
+        Ok(StateMachine { db, applier, witness, dir: Arc::new(SnapshotDir(snapshot_dir)), receiving: None })
+    }
+
+    /// Decide what to do with a batch whose attestation (the proposer's results
+    /// for an earlier block) differs from this node's: the voters' majority
+    /// decides. If it agrees with this node, the proposer diverged: the batch's
+    /// transactions are still the ordered log, so the batch is applied without
+    /// the proposer's word (the proposer finds out and halts by itself, see
+    /// `sequencer.rs`). If the majority agrees with the proposer, or the voters
+    /// are split, the batch is left as it is and the executor's check halts this
+    /// node, as it must rather than fork. While too few voters answer, it waits:
+    /// nothing is applied on a guess.
+    async fn settle_attestation(&self, batch: &mut Batch) -> Result<(), String> {
+        let Some(theirs) = batch.attestation.clone() else { return Ok(()) };
+        let Some(mine) = self.applier.attestation_at(theirs.height)? else { return Ok(()) };
+        if mine == theirs {
+            return Ok(());
+        }
+        let differs = witness::what_differs(&mine, &theirs).join(", ");
+        tracing::warn!(
+            height = theirs.height,
+            proposer = %batch.proposer,
+            "the proposer's {differs} for height {} differ from this node's: asking the voters",
+            theirs.height
+        );
+        let mut tries = 0u32;
+        loop {
+            match self.witness.poll(&mine).await? {
+                Verdict::Agreed => {
+                    tracing::error!(
+                        height = theirs.height,
+                        proposer = %batch.proposer,
+                        "DIVERGENT PROPOSER: {} computed another {differs} for height {}; a majority of the voters agree with this node, which goes on",
+                        batch.proposer,
+                        theirs.height
+                    );
+                    batch.attestation = None;
+                    return Ok(());
+                }
+                Verdict::Outvoted { .. } | Verdict::NoMajority { complete: true } => return Ok(()),
+                Verdict::NoMajority { complete: false } => {
+                    tries += 1;
+                    if tries % 20 == 1 {
+                        tracing::warn!(
+                            height = theirs.height,
+                            "too few voters have answered to tell whose results are right; waiting before applying the next block"
+                        );
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                }
+            }
+        }
     }
 }
 
@@ -168,7 +228,8 @@ impl RaftStateMachine<PhrRaft> for StateMachine {
             let log_id = entry.log_id;
             let position = encode(&log_id);
             match entry.payload {
-                EntryPayload::Normal(batch) => {
+                EntryPayload::Normal(mut batch) => {
+                    self.settle_attestation(&mut batch).await.map_err(sm_err)?;
                     let applier = self.applier.clone();
                     let height = tokio::task::spawn_blocking(move || applier.apply(batch, position))
                         .await
