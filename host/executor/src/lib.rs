@@ -145,6 +145,7 @@ impl Executor {
             max_instances: opts.max_instances,
             cache_dir: opts.compile_cache.clone(),
             max_code_bytes: genesis.params.max_code_bytes as usize,
+            fuel_table: genesis.params.fuel_table,
         })?;
         let code = CodeCache::new(vm.clone());
         let applied = match db.applied()? {

@@ -61,6 +61,10 @@ pub struct ChainParams {
     pub block_max_bytes: u32,
     /// ...and a block is cut this long after its first transaction arrived.
     pub block_timeout_ms: u32,
+    /// The project's fuel table every Wasm operator is priced by (its version;
+    /// the tables are in `host/vm/src/fuel.rs`), so that an engine upgrade cannot
+    /// change what a call costs.
+    pub fuel_table: u32,
 }
 
 impl ChainParams {
@@ -90,6 +94,7 @@ impl Default for ChainParams {
             block_max_txs: 2000,
             block_max_bytes: 8 * 1024 * 1024,
             block_timeout_ms: 20,
+            fuel_table: 1,
         }
     }
 }
@@ -234,6 +239,9 @@ impl Genesis {
         }
         if p.fuel_per_tx < 1_000_000 {
             return err("params.fuel_per_tx must be at least 1000000".into());
+        }
+        if p.fuel_table == 0 {
+            return err("params.fuel_table must name a fuel table (1 is the first)".into());
         }
         if p.memory_limit_bytes < 1024 * 1024 || p.memory_limit_bytes > 1024 * 1024 * 1024 {
             return err("params.memory_limit_bytes must be between 1 MiB and 1 GiB".into());

@@ -16,6 +16,9 @@ pub struct VmConfig {
     pub cache_dir: Option<PathBuf>,
     /// Largest component accepted (consensus-critical, from the genesis).
     pub max_code_bytes: usize,
+    /// The fuel table every operator is priced by (consensus-critical, from
+    /// the genesis; see `fuel.rs`).
+    pub fuel_table: u32,
 }
 
 impl Default for VmConfig {
@@ -25,6 +28,7 @@ impl Default for VmConfig {
             max_instances: 128,
             cache_dir: None,
             max_code_bytes: crate::limits::MAX_COMPONENT_BYTES,
+            fuel_table: 1,
         }
     }
 }
@@ -69,7 +73,7 @@ pub(crate) fn engine(cfg: &VmConfig) -> Result<Engine, VmFault> {
     c.cranelift_nan_canonicalization(true);
     // Metering: fuel by the pinned table; memory by the limiter and the pool.
     c.consume_fuel(true);
-    c.operator_cost(crate::fuel::operator_costs());
+    c.operator_cost(crate::fuel::operator_costs(cfg.fuel_table).map_err(|e| VmFault::Setup(e.to_string()))?);
     c.max_wasm_stack(MAX_WASM_STACK);
     // Speed.
     c.cranelift_opt_level(OptLevel::Speed);

@@ -69,7 +69,23 @@ impl Chain {
         Self::build(setup, cache, max_instances, ChainParams { fuel_per_tx, ..ChainParams::default() })
     }
 
+    /// A chain of `orgs` with the standard contracts and `params`, or why the
+    /// executor refused to open it.
+    pub fn open_with(orgs: &[&str], params: ChainParams) -> Result<Chain, phr_executor::ExecError> {
+        let cache = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("compile-cache");
+        Self::try_build(Setup::random(orgs, contracts()), cache, ExecutorOptions::default().max_instances, params)
+    }
+
     fn build(setup: Setup, cache: std::path::PathBuf, max_instances: u32, params: ChainParams) -> Chain {
+        Self::try_build(setup, cache, max_instances, params).unwrap()
+    }
+
+    fn try_build(
+        setup: Setup,
+        cache: std::path::PathBuf,
+        max_instances: u32,
+        params: ChainParams,
+    ) -> Result<Chain, phr_executor::ExecError> {
         let dir = tempfile::tempdir().unwrap();
         let Setup { admins, node: node_key, contracts } = setup;
         let mut list = Vec::new();
@@ -100,8 +116,8 @@ impl Chain {
             max_instances,
             ..Default::default()
         };
-        let exec = Executor::open(&dir.path().join("data"), genesis, dir.path(), opts).unwrap();
-        Chain { exec, admins, node: node_key, dir, nonce: 0 }
+        let exec = Executor::open(&dir.path().join("data"), genesis, dir.path(), opts)?;
+        Ok(Chain { exec, admins, node: node_key, dir, nonce: 0 })
     }
 
     pub fn admin(&self, org: &str) -> &Keypair {

@@ -231,3 +231,16 @@ fn manifest_dir() -> std::path::PathBuf {
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")))
 }
+
+#[test]
+fn the_genesis_names_the_fuel_table_and_a_build_without_it_refuses_the_chain() {
+    // Table 1 is what the known answers above were computed with.
+    assert_eq!(phr_ledger::ChainParams::default().fuel_table, 1);
+    let e = Chain::open_with(&["a"], phr_ledger::ChainParams { fuel_table: 2, ..Default::default() })
+        .err()
+        .expect("a chain priced by a table this build does not know must not open");
+    let text = e.to_string();
+    assert!(text.contains("fuel table 2") && text.contains("knows [1]"), "{text}");
+    let e = Chain::open_with(&["a"], phr_ledger::ChainParams { fuel_table: 0, ..Default::default() }).err().unwrap();
+    assert!(e.to_string().contains("params.fuel_table"), "{e}");
+}
