@@ -88,9 +88,8 @@ pub async fn amend(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let (Path(id), Query(p)) = (id?, p?);
-    let anchor = gateway::anchor(&node, &id)
-        .map_err(ApiError::internal)?
-        .ok_or_else(|| ApiError::not_found(format!("no record {id} is anchored")))?;
+    let anchor =
+        gateway::anchor(&node, &id)?.ok_or_else(|| ApiError::not_found(format!("no record {id} is anchored")))?;
     let req = save::SaveRequest {
         patient: anchor["patient"].as_str().unwrap_or_default().to_string(),
         class: p.class.unwrap_or_else(|| anchor["class"].as_str().unwrap_or_default().to_string()),

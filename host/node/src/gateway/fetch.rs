@@ -68,8 +68,7 @@ pub enum Route {
 
 /// Find the record's anchor and its holder.
 pub fn route(node: &Node, record_id: &str) -> Result<Route, ApiError> {
-    let anchor = super::anchor(node, record_id)
-        .map_err(ApiError::internal)?
+    let anchor = super::anchor(node, record_id)?
         .ok_or_else(|| ApiError::not_found(format!("no record {record_id} is anchored")))?;
     match anchor["held_by"].as_str() {
         None => Err(ApiError::not_found(format!(

@@ -56,15 +56,38 @@ pub fn media_type(content_type: &str) -> Option<&'static str> {
     MEDIA_TYPES.iter().copied().find(|m| *m == base)
 }
 
+/// Why a record's anchor could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum AnchorError {
+    /// Every contract instance lent to clients is in use: the caller may retry.
+    #[error("{0}")]
+    Busy(String),
+    /// The node could not run the query (a fault to log and report).
+    #[error("{0}")]
+    Fault(String),
+}
+
+impl From<AnchorError> for crate::api::ApiError {
+    fn from(e: AnchorError) -> Self {
+        match e {
+            AnchorError::Busy(m) => Self::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, "busy", m),
+            AnchorError::Fault(m) => Self::internal(m),
+        }
+    }
+}
+
 /// The anchor of `record_id`, read as this node (consortium nodes hold the
-/// chain): `None` if nothing is anchored under that id.
-pub fn anchor(node: &crate::runtime::Node, record_id: &str) -> Result<Option<serde_json::Value>, String> {
+/// chain): `None` if nothing is anchored under that id. A query on a node
+/// whose client instances are all in use is `Busy` (503 to a client), not a fault.
+pub fn anchor(node: &crate::runtime::Node, record_id: &str) -> Result<Option<serde_json::Value>, AnchorError> {
     let args = serde_json::json!({ "record_id": record_id }).to_string();
-    let out =
-        node.exec.query(Some(&node.key.public_key()), "record-anchor", "get", &args).map_err(|e| e.to_string())?;
+    let out = node.exec.query(Some(&node.key.public_key()), "record-anchor", "get", &args).map_err(|e| match e {
+        phr_executor::QueryError::Busy(b) => AnchorError::Busy(b.to_string()),
+        other => AnchorError::Fault(other.to_string()),
+    })?;
     match out.result {
-        phr_vm::CallResult::Ok(s) => serde_json::from_str(&s).map(Some).map_err(|e| e.to_string()),
+        phr_vm::CallResult::Ok(s) => serde_json::from_str(&s).map(Some).map_err(|e| AnchorError::Fault(e.to_string())),
         phr_vm::CallResult::Err { code, .. } if code == "not-found" || code == "bad-request" => Ok(None),
-        other => Err(format!("record-anchor.get: {other:?}")),
+        other => Err(AnchorError::Fault(format!("record-anchor.get: {other:?}"))),
     }
 }

@@ -133,7 +133,7 @@ pub async fn save(node: &Node, who: &Who, req: SaveRequest) -> Result<Value, Api
     let amending = req.amend_reason.is_some();
     let (record_id, version) = match (&req.record_id, amending) {
         (Some(id), true) => {
-            let a = super::anchor(node, id).map_err(ApiError::internal)?;
+            let a = super::anchor(node, id)?;
             let a = a.ok_or_else(|| ApiError::not_found(format!("no record {id} is anchored")))?;
             // A patient amends only what they saved themself.
             if self_reported && !(a["source"]["self_reported"] == true && a["source"]["author"] == author.as_str()) {
@@ -147,7 +147,7 @@ pub async fn save(node: &Node, who: &Who, req: SaveRequest) -> Result<Value, Api
         }
         (None, true) => return Err(ApiError::bad_request("bad-request", "an amendment names its record")),
         (Some(id), false) => {
-            if super::anchor(node, id).map_err(ApiError::internal)?.is_some() {
+            if super::anchor(node, id)?.is_some() {
                 return Err(ApiError::new(
                     StatusCode::CONFLICT,
                     "conflict",

@@ -41,7 +41,7 @@ pub fn reconcile(node: &Node) -> Result<Reconciled, String> {
     let ids: BTreeSet<String> = held.iter().map(|m| m.record_id.clone()).collect();
     let tip = node.exec.tip().height;
     for id in ids {
-        let anchor = super::anchor(node, &id)?;
+        let anchor = super::anchor(node, &id).map_err(|e| e.to_string())?;
         let disposed = anchor.as_ref().is_some_and(|a| a["status"] == "disposed");
         if disposed {
             shred(node, &id)?;
