@@ -5,7 +5,7 @@ use super::error::ApiError;
 use crate::runtime::Node;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use phr_ledger::Hash32;
@@ -90,7 +90,7 @@ pub async fn explain(
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?
         .map_err(|e| match e {
-            phr_executor::ExecError::Busy(_) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", e.to_string()),
+            phr_executor::ExecError::Busy(_) => ApiError::busy(e.to_string()),
             e => ApiError::internal(e.to_string()),
         })?;
     match e {

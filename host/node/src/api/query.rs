@@ -80,7 +80,7 @@ pub async fn run(
         .map_err(|e| match e {
             QueryError::UnknownContract(_) => ApiError::new(StatusCode::NOT_FOUND, "unknown-contract", e.to_string()),
             QueryError::Fault(m) => ApiError::internal(m),
-            QueryError::Busy(_) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", e.to_string()),
+            QueryError::Busy(_) => ApiError::busy(e.to_string()),
         })?;
     match &out.result {
         CallResult::Ok(_) => record_audit(node, &out, contract, method).await?,

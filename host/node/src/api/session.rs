@@ -43,13 +43,7 @@ pub async fn open(
     if ttl == 0 || ttl > sessions::MAX_TTL_S {
         return Err(ApiError::bad_request("malformed", format!("ttl_s must be between 1 and {}", sessions::MAX_TTL_S)));
     }
-    let issued = node
-        .edge
-        .auth
-        .sessions
-        .lock()
-        .issue(key, ttl, now_ms())
-        .map_err(|m| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", m))?;
+    let issued = node.edge.auth.sessions.lock().issue(key, ttl, now_ms()).map_err(ApiError::busy)?;
     Ok((
         StatusCode::CREATED,
         Json(json!({

@@ -120,7 +120,7 @@ pub async fn submit(
         Ok(()) | Err(MempoolError::Pending(_)) => {}
         Err(e @ (MempoolError::Full(_) | MempoolError::FullBytes(_))) => {
             node.metrics.txs_rejected.with_label_values(&["busy"]).inc();
-            return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", e.to_string()));
+            return Err(ApiError::busy(e.to_string()));
         }
     }
     node.metrics.mempool.set(node.mempool.len() as i64);

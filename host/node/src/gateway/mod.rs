@@ -70,7 +70,7 @@ pub enum AnchorError {
 impl From<AnchorError> for crate::api::ApiError {
     fn from(e: AnchorError) -> Self {
         match e {
-            AnchorError::Busy(m) => Self::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, "busy", m),
+            AnchorError::Busy(m) => Self::busy(m),
             AnchorError::Fault(m) => Self::internal(m),
         }
     }
